@@ -1,0 +1,34 @@
+# The whole set-up: `make run` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test unit e2e bench install clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/python -m clinic_app.dev preflight
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests e2e
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest e2e
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var/ e2e/artifacts .pytest_cache

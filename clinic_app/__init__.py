@@ -1,0 +1,48 @@
+"""clinic_app: multi-tenant clinic management on Flask, MongoDB, RQ and htmx."""
+import logging
+
+from flask import Flask, g
+
+from .config import load_config
+
+
+def create_app(config=None):
+    """Application factory: `config` overrides values read from the environment."""
+    app = Flask(__name__)
+    app.config.update(load_config(**(config or {})))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    if app.config["TRUST_PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUST_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    from . import errors, extensions, models, security, tenancy
+
+    extensions.init_db(app)
+    extensions.init_redis(app)
+    extensions.csrf.init_app(app)
+    tenancy.check_model_conventions()
+    tenancy.init_app(app)
+    errors.init_app(app)
+    security.init_app(app)
+
+    from .blueprints import register_blueprints
+
+    register_blueprints(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+
+    @app.context_processor
+    def layout_context():
+        return {
+            "tenant": g.get("tenant"),
+            "standing": g.get("standing"),
+            "canonical_url": tenancy.canonical_url,
+        }
+
+    _ = models  # documents registered
+    return app

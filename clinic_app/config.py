@@ -1,0 +1,90 @@
+"""Settings from the environment, in one place, with development defaults.
+
+Nothing here runs at import time: `load_config()` reads the environment when
+`create_app()` asks for it, so tests and the worker can pass overrides.
+"""
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value, default=False):
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env, name, default):
+    raw = env.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _dev_secret_key(var_dir):
+    """A per-checkout random key kept under var/, so dev sessions survive restarts."""
+    path = Path(var_dir) / "dev-secret-key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        return key
+
+
+def load_config(env=None, **overrides):
+    """Build the Flask config mapping from `env` (default: os.environ)."""
+    env = os.environ if env is None else env
+    clinic_env = env.get("CLINIC_ENV", "development")
+    production = clinic_env == "production"
+    var_dir = env.get("VAR_DIR", str(ROOT / "var"))
+
+    secret = env.get("SECRET_KEY")
+    if not secret:
+        if production:
+            raise RuntimeError("SECRET_KEY must be set when CLINIC_ENV=production")
+        secret = overrides.get("SECRET_KEY") or _dev_secret_key(var_dir)
+
+    cfg = {
+        "CLINIC_ENV": clinic_env,
+        "TESTING": clinic_env == "test",
+        "SECRET_KEY": secret,
+        "VAR_DIR": var_dir,
+        # Tenancy and URLs
+        "BASE_DOMAIN": env.get("BASE_DOMAIN", "localhost").lower(),
+        "PREFERRED_URL_SCHEME": env.get("URL_SCHEME", "https" if production else "http"),
+        "PUBLIC_PORT": env.get("PUBLIC_PORT", "" if production else "5000"),
+        "TENANT_CACHE_SECONDS": float(env.get("TENANT_CACHE_SECONDS", "5")),
+        "TRUST_PROXY_HOPS": _int(env, "TRUST_PROXY_HOPS", 0),
+        # Services
+        "MONGODB_URI": env.get("MONGODB_URI", "mongodb://127.0.0.1:27017/clinic_app"),
+        "MONGODB_TIMEOUT_MS": _int(env, "MONGODB_TIMEOUT_MS", 3000),
+        "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "RQ_QUEUE": env.get("RQ_QUEUE", "clinic_app"),
+        "RQ_ASYNC": _bool(env.get("RQ_ASYNC"), True),
+        "SMTP_HOST": env.get("SMTP_HOST", "127.0.0.1"),
+        "SMTP_PORT": _int(env, "SMTP_PORT", 1025),
+        "SMTP_USER": env.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
+        "SMTP_TLS": env.get("SMTP_TLS", "none"),  # none | starttls | ssl
+        "SMTP_TIMEOUT": float(env.get("SMTP_TIMEOUT", "10")),
+        "MAIL_FROM": env.get("MAIL_FROM", "clinic_app <no-reply@localhost>"),
+        # Sessions and security
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production or _bool(env.get("SESSION_COOKIE_SECURE")),
+        "SESSION_COOKIE_DOMAIN": False,  # host-only: never shared across subdomains
+        "REMEMBER_COOKIE_DURATION_DAYS": 7,
+        "SESSION_LIFETIME_DAYS": _int(env, "SESSION_LIFETIME_DAYS", 7),
+        "HSTS": production,
+        "WTF_CSRF_TIME_LIMIT": _int(env, "WTF_CSRF_TIME_LIMIT", 8 * 3600),
+        "WTF_CSRF_ENABLED": _bool(env.get("WTF_CSRF_ENABLED"), True),
+        "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 12),
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # Subscription
+        "TRIAL_DAYS": 7,
+        "GRACE_DAYS": 7,
+    }
+    cfg.update(overrides)
+    return cfg

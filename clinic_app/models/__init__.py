@@ -1,0 +1,18 @@
+"""One module per aggregate. Importing this package registers every document."""
+from .tenant import Subscription, Tenant  # noqa: F401
+from .settings import Settings  # noqa: F401
+from .messages import OutboundMessage  # noqa: F401
+
+
+def all_documents():
+    """Every concrete document class, for ensure-indexes and test clean-up."""
+    from mongoengine import Document
+
+    found, stack = [], [Document]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            stack.append(sub)
+            if not sub._meta.get("abstract"):
+                found.append(sub)
+    return found

@@ -1,0 +1,47 @@
+"""Helpers shared by the test suite: mail reading, job running, factories."""
+import mailbox
+from email import policy
+from email.parser import BytesParser
+
+from flask.testing import FlaskClient
+from rq import SimpleWorker
+
+from clinic_app import jobs
+from clinic_app.extensions import get_queue
+from clinic_app.services.tenants import create_tenant
+
+
+class TenantClient(FlaskClient):
+    """Test client whose requests take `tenant=` to send that clinic's Host header."""
+
+    def open(self, *args, tenant=None, **kwargs):
+        if tenant is not None:
+            base = self.application.config["BASE_DOMAIN"]
+            kwargs.setdefault("base_url", f"http://{tenant.subdomain}.{base}")
+        return super().open(*args, **kwargs)
+
+
+def make_tenant(subdomain, name=None, **kwargs):
+    return create_tenant(name or subdomain.title(), subdomain, **kwargs)
+
+
+def run_jobs(app):
+    """Run every queued job in this process with a real RQ SimpleWorker (burst)."""
+    jobs.bind_app(app)
+    with app.app_context():
+        queue = get_queue()
+        SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=False)
+
+
+def read_mail(maildir):
+    """Every message the SMTP sink received, oldest first."""
+    box = mailbox.Maildir(str(maildir), factory=None, create=True)
+    parser = BytesParser(policy=policy.default)
+    messages = [parser.parsebytes(box.get_bytes(key)) for key in box.iterkeys()]
+    return sorted(messages, key=lambda m: m.get("Date", ""))
+
+
+def clear_mail(maildir):
+    box = mailbox.Maildir(str(maildir), factory=None, create=True)
+    for key in list(box.iterkeys()):
+        box.remove(key)
