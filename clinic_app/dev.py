@@ -143,7 +143,7 @@ def _dev_ports(cfg):
     mongo = urlparse(cfg["MONGODB_URI"])
     redis = urlparse(cfg["REDIS_URL"])
     return {
-        "web": int(os.environ.get("PORT", "5000")),
+        "web": int(os.environ.get("WEB_PORT", "5000")),  # not PORT: honcho sets that per process
         "mongo": mongo.port or 27017,
         "redis": redis.port or 6379,
         "smtp": cfg["SMTP_PORT"],

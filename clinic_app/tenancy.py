@@ -130,8 +130,13 @@ class TenantQuerySet(QuerySet):
                 _check_filter_value(value)
         return super().__call__(q_obj, **query)
 
+    _UPDATE_OPTIONS = frozenset(
+        {"upsert", "multi", "write_concern", "read_concern", "full_result", "array_filters", "remove", "new"}
+    )
+
     def _refuse_tenant_change(self, update):
-        compiled = transform.update(self._document, **update)
+        ops = {k: v for k, v in update.items() if k not in self._UPDATE_OPTIONS}
+        compiled = transform.update(self._document, **ops)
         for op, fields in compiled.items():
             if isinstance(fields, dict) and any(f == "tenantId" or f.startswith("tenantId.") for f in fields):
                 raise CrossTenantError("a document's tenant cannot be changed")
@@ -172,8 +177,9 @@ class TenantQuerySet(QuerySet):
         return super().none()
 
     def select_related(self, max_depth=1):
-        # DeReference reads referenced collections raw, outside the scope.
-        raise CrossTenantError("select_related() is not scoped; use TenantReferenceField access")
+        # mongoengine's DeReference reads referenced collections raw, outside
+        # the scope; here references load lazily through the scoped field.
+        return list(self.clone())
 
     def map_reduce(self, *args, **kwargs):
         raise CrossTenantError("map_reduce() is not supported on tenant data")

@@ -15,7 +15,7 @@ from clinic_app.dev import Services
 from clinic_app.extensions import ensure_indexes, redis_conn
 from clinic_app.tenancy import tenant_context
 
-from .support import TenantClient, clear_mail, make_tenant, read_mail
+from .support import TenantClient, clear_mail, make_tenant, probe_blueprint, read_mail
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -52,6 +52,7 @@ def app_config(services, **extra):
 @pytest.fixture(scope="session")
 def app(services):
     app = create_app(app_config(services))
+    app.register_blueprint(probe_blueprint())
     app.test_client_class = TenantClient
     with app.app_context():
         ensure_indexes()

@@ -45,3 +45,22 @@ def clear_mail(maildir):
     box = mailbox.Maildir(str(maildir), factory=None, create=True)
     for key in list(box.iterkeys()):
         box.remove(key)
+
+
+def probe_blueprint():
+    """A test-only write route, so the gate can be tested before real forms exist."""
+    from flask import Blueprint, request
+
+    from clinic_app.models import Settings
+
+    bp = Blueprint("probe", __name__, url_prefix="/_probe")
+
+    @bp.route("/settings", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    def settings():
+        s = Settings.current()
+        if request.method != "GET":
+            s.clinic_name = request.values.get("name", "changed")
+            s.save()
+        return s.clinic_name
+
+    return bp
