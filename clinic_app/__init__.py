@@ -25,6 +25,8 @@ def create_app(config=None):
     extensions.csrf.init_app(app)
     tenancy.check_model_conventions()
     tenancy.init_app(app)
+    extensions.init_auth(app)
+    extensions.init_throttle(app)
     errors.init_app(app)
     security.init_app(app)
 
@@ -38,7 +40,15 @@ def create_app(config=None):
 
     @app.context_processor
     def layout_context():
+        from flask_login import current_user
+
+        from .permissions import RESOURCES, nav_links
+
         return {
+            "nav_links": nav_links,
+            "has_endpoint": lambda name: name in app.view_functions,
+            "current_user": current_user,
+            "RESOURCES": RESOURCES,
             "tenant": g.get("tenant"),
             "standing": g.get("standing"),
             "canonical_url": tenancy.canonical_url,

@@ -17,23 +17,40 @@ def register_cli(app):
     @click.option("--name", required=True, help="Clinic name")
     @click.option("--timezone", default="UTC")
     @click.option("--currency", default="USD")
-    def create_tenant_command(subdomain, name, timezone, currency):
+    @click.option("--admin-name", default="Clinic Admin")
+    @click.option("--admin-email", required=True)
+    @click.option("--admin-password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
+    def create_tenant_command(subdomain, name, timezone, currency, admin_name, admin_email, admin_password):
         """Create a clinic on a 7-day trial."""
         from .models import Tenant
-        from .services.tenants import create_tenant
+        from .services.onboarding import SubdomainTaken, provision_clinic
+        from .services.passwords import password_problem
 
         if Tenant.objects(subdomain=subdomain).first():
             raise click.ClickException(f"a clinic already uses {subdomain!r}")
-        tenant = create_tenant(name, subdomain, timezone=timezone, currency=currency)
-        click.echo(f"created {tenant} -> {_url(tenant)}")
+        problem = password_problem(admin_password, (admin_email, name))
+        if problem:
+            raise click.ClickException(problem)
+        try:
+            tenant, _ = provision_clinic(name=name, subdomain=subdomain, admin_name=admin_name,
+                                         admin_email=admin_email, password=admin_password,
+                                         timezone=timezone, currency=currency)
+        except SubdomainTaken:
+            raise click.ClickException(f"a clinic already uses {subdomain!r}")
+        click.echo(f"created {tenant} -> {_url(tenant)} (admin {admin_email})")
 
     @app.cli.command("seed-demo")
     def seed_demo_command():
         """Create the demo clinic `demo` (idempotent) and print where to open it."""
         from .services.demo import seed_demo
 
+        from .services.demo import demo_logins
+
         tenant, created = seed_demo()
         click.echo(("created " if created else "found ") + str(tenant))
+        for role, email in demo_logins():
+            click.echo(f"  {role:<24} {email}")
+        click.echo(f"  password (all):          {current_app.config['DEMO_PASSWORD']}")
         click.echo(f"apex:        {_url(None)}")
         click.echo(f"demo clinic: {_url(tenant)}")
 

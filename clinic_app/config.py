@@ -74,14 +74,25 @@ def load_config(env=None, **overrides):
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production or _bool(env.get("SESSION_COOKIE_SECURE")),
-        "SESSION_COOKIE_DOMAIN": False,  # host-only: never shared across subdomains
-        "REMEMBER_COOKIE_DURATION_DAYS": 7,
+        "SESSION_COOKIE_DOMAIN": None,  # host-only: never shared across subdomains
+        "SESSION_COOKIE_NAME": "clinic_session",
         "SESSION_LIFETIME_DAYS": _int(env, "SESSION_LIFETIME_DAYS", 7),
         "HSTS": production,
-        "WTF_CSRF_TIME_LIMIT": _int(env, "WTF_CSRF_TIME_LIMIT", 8 * 3600),
+        # The token is bound to the session (7 days at most); a shorter limit
+        # would break boosted pages, whose <body> hx-headers are never re-rendered.
+        "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_ENABLED": _bool(env.get("WTF_CSRF_ENABLED"), True),
         "BCRYPT_ROUNDS": _int(env, "BCRYPT_ROUNDS", 12),
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # Rate limits (the `limits` library, moving windows in Redis)
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "LOGIN_LIMIT_ACCOUNT": env.get("LOGIN_LIMIT_ACCOUNT", "5 per 15 minutes"),
+        "LOGIN_LIMIT_IP": env.get("LOGIN_LIMIT_IP", "30 per 15 minutes"),
+        "ONBOARD_LIMIT_IP": env.get("ONBOARD_LIMIT_IP", "10 per hour"),
+        "FORGOT_LIMIT_IP": env.get("FORGOT_LIMIT_IP", "10 per hour"),
+        "RESET_TOKEN_MINUTES": _int(env, "RESET_TOKEN_MINUTES", 30),
+        "INVITE_TOKEN_DAYS": _int(env, "INVITE_TOKEN_DAYS", 7),
+        "DEMO_PASSWORD": env.get("DEMO_PASSWORD", "demo-clinic-walkthrough"),
         # Subscription
         "TRIAL_DAYS": 7,
         "GRACE_DAYS": 7,

@@ -206,7 +206,7 @@ def main(argv=None):
         _wait_services(cfg)
         from . import create_app
         from .extensions import ensure_indexes
-        from .services.demo import seed_demo
+        from .services.demo import demo_logins, seed_demo
         from .tenancy import canonical_url
 
         app = create_app()
@@ -217,7 +217,9 @@ def main(argv=None):
                   f"    apex (sign up a clinic): {canonical_url(None, '/')}\n"
                   f"    demo clinic:             {canonical_url(tenant, '/')}\n"
                   f"    health:                  {canonical_url(None, '/healthz')}\n"
-                  f"    mail sink (Maildir):     {Path(cfg['VAR_DIR']) / 'mail'}\n", flush=True)
+                  f"    mail sink (Maildir):     {Path(cfg['VAR_DIR']) / 'mail'}\n"
+                  "    demo sign-ins: " + ", ".join(email for _, email in demo_logins())
+                  + f"\n    demo password: {app.config['DEMO_PASSWORD']}\n", flush=True)
         app.run(host="127.0.0.1", port=ports["web"], threaded=True, use_reloader=False)
         return 0
     print(__doc__)

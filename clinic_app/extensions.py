@@ -1,11 +1,34 @@
 """Extensions, created unbound and bound in create_app()."""
 import mongoengine
 from flask import current_app
+from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from redis import Redis
 from rq import Queue
 
 csrf = CSRFProtect()
+login_manager = LoginManager()
+
+
+def init_auth(app):
+    from .permissions import unauthorized
+    from .services.auth import drop_foreign_session, load_user
+
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(unauthorized)
+    login_manager.session_protection = None  # sessions are server-side and revocable
+    app.before_request(drop_foreign_session)
+
+
+def init_throttle(app):
+    from .throttle import Throttle
+
+    app.extensions["throttle"] = Throttle(app.config["REDIS_URL"], enabled=app.config["RATELIMIT_ENABLED"])
+
+
+def throttle():
+    return current_app.extensions["throttle"]
 
 
 def init_db(app):

@@ -363,7 +363,7 @@ class TenantResolver:
                 hit = self._cache.get(subdomain)
             if hit is not None:
                 return hit
-        tenant = Tenant.objects(subdomain=subdomain).first()
+        tenant = Tenant.objects(subdomain=subdomain, status__ne="provisioning").first()
         if tenant is not None and self._cache is not None:
             with self._lock:
                 self._cache[subdomain] = tenant

@@ -15,7 +15,7 @@ from clinic_app.dev import Services
 from clinic_app.extensions import ensure_indexes, redis_conn
 from clinic_app.tenancy import tenant_context
 
-from .support import TenantClient, clear_mail, make_tenant, probe_blueprint, read_mail
+from .support import TenantClient, clear_mail, login, make_clinic, make_user, probe_blueprint, read_mail
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -99,13 +99,31 @@ def frozen_clock():
 @pytest.fixture
 def clinic_a(app):
     with app.app_context():
-        return make_tenant("clinica", "Clinic A")
+        return make_clinic("clinica", "Clinic A")
 
 
 @pytest.fixture
 def clinic_b(app):
     with app.app_context():
-        return make_tenant("clinicb", "Clinic B")
+        return make_clinic("clinicb", "Clinic B")
+
+
+@pytest.fixture
+def login_as(app, client, in_tenant):
+    """`login_as(clinic, "Doctor")` -> signs `client` in as a new user with that role (Admin: the clinic's admin)."""
+
+    def sign_in(tenant, role="Admin", email=None):
+        with in_tenant(tenant):
+            if role == "Admin" and email is None:
+                from clinic_app.models import User
+
+                user = User.objects.get(email=f"admin@{tenant.subdomain}.test")
+            else:
+                user = make_user(role, email=email)
+        login(client, tenant, user.email)
+        return user
+
+    return sign_in
 
 
 @pytest.fixture

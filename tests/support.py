@@ -10,6 +10,8 @@ from clinic_app import jobs
 from clinic_app.extensions import get_queue
 from clinic_app.services.tenants import create_tenant
 
+TEST_PASSWORD = "correct horse battery staple"
+
 
 class TenantClient(FlaskClient):
     """Test client whose requests take `tenant=` to send that clinic's Host header."""
@@ -22,7 +24,34 @@ class TenantClient(FlaskClient):
 
 
 def make_tenant(subdomain, name=None, **kwargs):
+    """A bare clinic (tenant + settings), no roles or users."""
     return create_tenant(name or subdomain.title(), subdomain, **kwargs)
+
+
+def make_clinic(subdomain, name=None, **kwargs):
+    """A fully provisioned clinic: default roles, admin admin@<subdomain>.test, settings."""
+    from clinic_app.services.onboarding import provision_clinic
+
+    tenant, _ = provision_clinic(name=name or subdomain.title(), subdomain=subdomain, admin_name="Ada Admin",
+                                 admin_email=f"admin@{subdomain}.test", password=TEST_PASSWORD, **kwargs)
+    return tenant
+
+
+def make_user(role_name, email=None, name=None, status="active", password=TEST_PASSWORD):
+    """A staff user of the bound clinic with the named role."""
+    from clinic_app.models import Role, User
+    from clinic_app.services.passwords import hash_password
+
+    role = Role.objects.get(name=role_name)
+    slug = role_name.lower().replace(" ", "-")
+    return User(email=email or f"{slug}@example.test", name=name or f"{role_name} User", role=role,
+                status=status, password_hash=hash_password(password) if password else None).save()
+
+
+def login(client, tenant, email, password=TEST_PASSWORD):
+    response = client.post("/login", data={"email": email, "password": password}, tenant=tenant)
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
+    return response
 
 
 def run_jobs(app):

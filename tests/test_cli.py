@@ -1,11 +1,21 @@
 """flask create-tenant, seed-demo, ensure-indexes."""
-from clinic_app.models import Settings, Tenant
+from clinic_app.models import Role, Settings, Tenant, User
 from clinic_app.tenancy import tenant_context
+
+ADMIN = ["--admin-email", "boss@sunrise.test", "--admin-password", "correct horse battery staple"]
+
+
+def test_create_tenant_refuses_a_weak_admin_password(app):
+    result = app.test_cli_runner().invoke(args=["create-tenant", "weak", "--name", "Weak",
+                                                "--admin-email", "a@weak.test", "--admin-password", "password1234"])
+    assert result.exit_code != 0 and "common" in result.output
+    with app.app_context():
+        assert Tenant.objects(subdomain="weak").count() == 0
 
 
 def test_create_tenant_command_makes_a_trial_clinic_with_settings(app):
     result = app.test_cli_runner().invoke(args=["create-tenant", "sunrise", "--name", "Sunrise Clinic",
-                                                "--timezone", "Europe/London"])
+                                                "--timezone", "Europe/London", *ADMIN])
     assert result.exit_code == 0, result.output
     assert "http://sunrise.localhost:5000/" in result.output
     with app.app_context():
@@ -13,12 +23,14 @@ def test_create_tenant_command_makes_a_trial_clinic_with_settings(app):
         assert tenant.subscription.plan == "trial"
         with tenant_context(tenant):
             assert Settings.current().timezone == "Europe/London"
+            admin = User.objects.get(email="boss@sunrise.test")
+            assert admin.role.name == "Admin" and Role.objects.count() == 6
 
 
 def test_create_tenant_refuses_a_taken_subdomain(app):
     runner = app.test_cli_runner()
-    runner.invoke(args=["create-tenant", "sunrise", "--name", "One"])
-    result = runner.invoke(args=["create-tenant", "sunrise", "--name", "Two"])
+    runner.invoke(args=["create-tenant", "sunrise", "--name", "One", *ADMIN])
+    result = runner.invoke(args=["create-tenant", "sunrise", "--name", "Two", *ADMIN])
     assert result.exit_code != 0 and "already uses" in result.output
     with app.app_context():
         assert Tenant.objects(subdomain="sunrise").count() == 1

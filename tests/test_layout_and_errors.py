@@ -7,7 +7,7 @@ from tests.support import TenantClient
 
 
 def test_pages_carry_security_headers(client, clinic_a):
-    response = client.get("/", tenant=clinic_a)
+    response = client.get("/login", tenant=clinic_a)
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert "frame-ancestors 'none'" in csp
@@ -18,7 +18,7 @@ def test_pages_carry_security_headers(client, clinic_a):
 
 
 def test_layout_has_no_inline_script_and_sends_csrf_with_htmx(client, clinic_a):
-    html = client.get("/", tenant=clinic_a).get_data(as_text=True)
+    html = client.get("/login", tenant=clinic_a).get_data(as_text=True)
     assert "<script>" not in html and "<script " in html
     assert "hx-headers='{\"X-CSRFToken\":" in html
     assert '"historyRestoreAsHxRequest": false' in html
@@ -70,7 +70,7 @@ def test_csrf_is_enforced_on_forms_and_accepted_from_the_htmx_header(services, c
     refused = client.post("/_probe/settings", data={"name": "x"}, tenant=clinic_a)
     assert refused.status_code == 400
     assert b"expired" in refused.data
-    html = client.get("/", tenant=clinic_a).get_data(as_text=True)
+    html = client.get("/login", tenant=clinic_a).get_data(as_text=True)
     token = html.split('"X-CSRFToken": "')[1].split('"')[0]
     accepted = client.post("/_probe/settings", data={"name": "x"}, headers={"X-CSRFToken": token}, tenant=clinic_a)
     assert accepted.status_code == 200

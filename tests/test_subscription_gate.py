@@ -12,10 +12,10 @@ DAY = timedelta(days=1)
 
 @pytest.fixture
 def trial_clinic(app, frozen_clock):
-    from tests.support import make_tenant
+    from tests.support import make_clinic
 
     with app.app_context():
-        return make_tenant("trialclinic", "Trial Clinic")
+        return make_clinic("trialclinic", "Trial Clinic")
 
 
 @pytest.mark.parametrize(
@@ -90,8 +90,9 @@ def test_grace_refuses_htmx_writes_with_hx_redirect(client, app, trial_clinic, f
     assert _clinic_name(app, trial_clinic) == "Trial Clinic"
 
 
-def test_grace_allows_reads_with_a_banner_on_every_page(client, trial_clinic, frozen_clock):
+def test_grace_allows_reads_with_a_banner_on_every_page(client, trial_clinic, frozen_clock, login_as):
     frozen_clock.advance(days=14, hours=23)
+    login_as(trial_clinic)  # signing in is a write that grace allows
     for path in ("/", "/subscription"):
         response = client.get(path, tenant=trial_clinic)
         assert response.status_code == 200
@@ -100,16 +101,20 @@ def test_grace_allows_reads_with_a_banner_on_every_page(client, trial_clinic, fr
     assert client.get("/_probe/settings", tenant=trial_clinic).status_code == 200
 
 
-def test_suspended_clinic_shows_only_the_suspended_page(client, app, trial_clinic, frozen_clock):
+def test_suspended_clinic_shows_only_the_suspended_page(client, app, trial_clinic, frozen_clock, login_as):
     frozen_clock.advance(days=15)
+    login_as(trial_clinic)
     response = client.get("/", tenant=trial_clinic)
     assert response.status_code == 403
     assert b'id="suspended"' in response.data
     response = client.post("/_probe/settings", data={"name": "Hacked"}, tenant=trial_clinic)
     assert response.status_code == 403
     assert _clinic_name(app, trial_clinic) == "Trial Clinic"
-    # The subscription page stays reachable so the clinic can pay.
+    # The subscription page stays reachable for the Admin so the clinic can pay.
     assert client.get("/subscription", tenant=trial_clinic).status_code == 200
+    client.post("/logout", tenant=trial_clinic)
+    login_as(trial_clinic, "Doctor")
+    assert client.get("/subscription", tenant=trial_clinic).status_code == 403
 
 
 def test_suspended_page_is_a_fragment_for_htmx(client, trial_clinic, frozen_clock):
@@ -122,10 +127,10 @@ def test_suspended_page_is_a_fragment_for_htmx(client, trial_clinic, frozen_cloc
 
 
 def test_the_gate_does_not_leak_between_clinics(client, app, trial_clinic, frozen_clock):
-    from tests.support import make_tenant
+    from tests.support import make_clinic
 
     frozen_clock.advance(days=15)
     with app.app_context():
-        fresh = make_tenant("freshclinic", "Fresh Clinic")  # trial starts now
-    assert client.get("/", tenant=trial_clinic).status_code == 403
-    assert client.get("/", tenant=fresh).status_code == 200
+        fresh = make_clinic("freshclinic", "Fresh Clinic")  # trial starts now
+    assert client.get("/_probe/settings", tenant=trial_clinic).status_code == 403
+    assert client.get("/_probe/settings", tenant=fresh).status_code == 200

@@ -54,7 +54,7 @@ def test_parse_host_with_a_real_base_domain():
 
 @pytest.mark.parametrize("host", ["evil.com", "demo.localhost.evil.com", "a.b.localhost"])
 def test_foreign_hosts_get_400_and_bind_nothing(client, clinic_a, host):
-    response = client.get("/", headers={"Host": host})
+    response = client.get("/login", headers={"Host": host})
     assert response.status_code == 400
     assert b"Clinic A" not in response.data
 
@@ -79,8 +79,8 @@ def test_reserved_subdomains_never_resolve_even_if_a_tenant_claims_one(client, a
 
 
 def test_each_subdomain_binds_its_own_clinic(client, clinic_a, clinic_b):
-    assert b"Clinic A" in client.get("/", tenant=clinic_a).data
-    body_b = client.get("/", tenant=clinic_b).data
+    assert b"Clinic A" in client.get("/login", tenant=clinic_a).data
+    body_b = client.get("/login", tenant=clinic_b).data
     assert b"Clinic B" in body_b and b"Clinic A" not in body_b
 
 

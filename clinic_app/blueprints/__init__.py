@@ -1,10 +1,19 @@
 """One package per area; each exposes `bp`."""
+import importlib
+
+# Modules whose `bp` is registered, in order. Areas are added as they are built.
+BLUEPRINTS = [
+    "core", "public", "auth", "dashboard", "subscription",
+    "staff", "roles", "account", "settings",
+]
 
 
 def register_blueprints(app):
-    from .core.views import bp as core
-    from .public.views import bp as public
-    from .subscription.views import bp as subscription
-
-    for bp in (core, public, subscription):
-        app.register_blueprint(bp)
+    for name in BLUEPRINTS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}.views")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}.views" and exc.name != f"{__name__}.{name}":
+                raise
+            continue  # an area that is not built yet
+        app.register_blueprint(module.bp)

@@ -2,6 +2,8 @@
 from .tenant import Subscription, Tenant  # noqa: F401
 from .settings import Settings  # noqa: F401
 from .messages import OutboundMessage  # noqa: F401
+from .users import AdminProfile, AuthToken, Role, User, UserSession  # noqa: F401
+from .audit import AuditEvent  # noqa: F401
 
 
 def all_documents():

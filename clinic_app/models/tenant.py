@@ -10,7 +10,7 @@ from mongoengine import (
 from .. import clock
 
 PLANS = ("trial", "monthly")
-STATUSES = ("active", "inactive", "suspended")
+STATUSES = ("provisioning", "active", "inactive", "suspended")
 
 
 class Subscription(EmbeddedDocument):
