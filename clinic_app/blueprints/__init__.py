@@ -4,7 +4,7 @@ import importlib
 # Modules whose `bp` is registered, in order. Areas are added as they are built.
 BLUEPRINTS = [
     "core", "public", "auth", "dashboard", "subscription",
-    "staff", "roles", "account", "settings",
+    "staff", "roles", "account", "settings", "audit",
 ]
 
 
