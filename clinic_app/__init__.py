@@ -54,5 +54,10 @@ def create_app(config=None):
             "canonical_url": tenancy.canonical_url,
         }
 
+    # Shared macros as globals: jinja2-fragments renders a block without the
+    # template's top-level imports, so blocks must find render_field globally.
+    macros = app.jinja_env.get_template("components/macros.html").module
+    app.jinja_env.globals["render_field"] = macros.render_field
+
     _ = models  # documents registered
     return app

@@ -20,6 +20,15 @@ from .support import TenantClient, clear_mail, login, make_clinic, make_user, pr
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _allow_test_email_domains():
+    """Tests use the reserved .test TLD for addresses; email-validator refuses it by default."""
+    import email_validator
+
+    if "test" in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        email_validator.SPECIAL_USE_DOMAIN_NAMES.remove("test")
+
+
 @pytest.fixture(scope="session")
 def services(tmp_path_factory):
     svc = Services(tmp_path_factory.mktemp("services"))
