@@ -4,6 +4,10 @@ from .settings import Settings  # noqa: F401
 from .messages import OutboundMessage  # noqa: F401
 from .users import AdminProfile, AuthToken, Role, User, UserSession  # noqa: F401
 from .audit import AuditEvent  # noqa: F401
+from .counters import Counter  # noqa: F401
+from .patients import Patient  # noqa: F401
+from .scheduling import Appointment  # noqa: F401
+from .clinical import Visit  # noqa: F401
 
 
 def all_documents():
