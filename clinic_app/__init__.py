@@ -58,6 +58,9 @@ def create_app(config=None):
     # template's top-level imports, so blocks must find render_field globally.
     macros = app.jinja_env.get_template("components/macros.html").module
     app.jinja_env.globals["render_field"] = macros.render_field
+    from .localtime import local_date, local_time
+
+    app.jinja_env.globals.update(local_time=local_time, local_date=local_date)
 
     _ = models  # documents registered
     return app

@@ -22,7 +22,7 @@ class Patient(TenantDocument):
             {"fields": ["tenant_id", "record_number"], "unique": True},
             # Search as you type: prefix matches on lower-cased names, phone digits, birth date.
             {"fields": ["tenant_id", "active", "last_name_lc", "first_name_lc"]},
-            {"fields": ["tenant_id", "active", "first_name_lc"]},
+            {"fields": ["tenant_id", "active", "first_name_lc", "last_name_lc"]},
             {"fields": ["tenant_id", "active", "phone_digits"]},
             {"fields": ["tenant_id", "active", "date_of_birth"]},
             {"fields": ["tenant_id", "email"]},
