@@ -89,6 +89,7 @@ def load_config(env=None, **overrides):
         "LOGIN_LIMIT_ACCOUNT": env.get("LOGIN_LIMIT_ACCOUNT", "5 per 15 minutes"),
         "LOGIN_LIMIT_IP": env.get("LOGIN_LIMIT_IP", "30 per 15 minutes"),
         "ONBOARD_LIMIT_IP": env.get("ONBOARD_LIMIT_IP", "10 per hour"),
+        "ONBOARD_CHECK_LIMIT_IP": env.get("ONBOARD_CHECK_LIMIT_IP", "120 per minute"),
         "FORGOT_LIMIT_IP": env.get("FORGOT_LIMIT_IP", "10 per hour"),
         "RESET_TOKEN_MINUTES": _int(env, "RESET_TOKEN_MINUTES", 30),
         "INVITE_TOKEN_DAYS": _int(env, "INVITE_TOKEN_DAYS", 7),

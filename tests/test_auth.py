@@ -273,3 +273,12 @@ def test_login_form_values_must_be_strings(client, clinic_a):
 def test_user_lookup_is_per_clinic(app, clinic_a, clinic_b, in_tenant):
     with in_tenant(clinic_b):
         assert User.objects(email="admin@clinica.test").first() is None
+
+
+def test_reset_accepts_a_128_character_passphrase(app, client, clinic_a, mail):
+    link = _request_reset(app, client, clinic_a, "admin@clinica.test", mail)
+    path = link.split(":5000", 1)[1]
+    long = ("river lantern copper meadow " * 5)[:128]
+    done = client.post(path, data={"password": long, "confirm": long}, tenant=clinic_a)
+    assert done.status_code == 303
+    login(client, clinic_a, "admin@clinica.test", long)

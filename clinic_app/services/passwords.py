@@ -30,9 +30,10 @@ def password_problem(password, user_inputs=()):
     inputs = [str(i).lower() for i in user_inputs if i]
     parts = [p for item in inputs for p in item.replace("@", " ").replace(".", " ").split() if len(p) > 2]
     inputs += parts
-    result = zxcvbn(password[:100], user_inputs=inputs)
+    # zxcvbn refuses more than 72 characters; the first 72 decide a long password's strength.
+    result = zxcvbn(password[:72], user_inputs=inputs)
     if result["score"] < 3:
-        hint = result["feedback"].get("warning") or "It would be easy to guess."
+        hint = result["feedback"].get("warning") or "Add a few more unrelated words."
         return f"This password is too easy to guess. {hint}".strip()
     return None
 
