@@ -12,10 +12,12 @@ login_manager = LoginManager()
 
 def init_auth(app):
     from .permissions import unauthorized
+    from .services.api_tokens import load_from_request
     from .services.auth import drop_foreign_session, load_user
 
     login_manager.init_app(app)
     login_manager.user_loader(load_user)
+    login_manager.request_loader(load_from_request)
     login_manager.unauthorized_handler(unauthorized)
     login_manager.session_protection = None  # sessions are server-side and revocable
     app.before_request(drop_foreign_session)

@@ -1,0 +1,145 @@
+"""JSON API v1: {"success": true, "data": ...} / {"success": false, "error": ...}.
+
+Same tenant, session and permission checks as the pages; an API token
+(`Authorization: Bearer cat_...`) may replace the session. Bodies are
+validated by strict pydantic models before anything reaches a query.
+"""
+from bson import ObjectId
+from bson.errors import InvalidId
+from flask import Blueprint, abort, current_app, jsonify, request
+from pydantic import ValidationError
+
+from ...extensions import csrf
+from ...models import Patient
+from ...permissions import require_permission
+from ...services import patients as patient_svc
+from .schemas import PatientIn, PatientPatch
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+MAX_PER_PAGE = 100
+
+
+@bp.before_request
+def csrf_for_cookie_sessions():
+    """Bearer tokens are not ambient credentials; cookie sessions still need the CSRF header."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or not current_app.config["WTF_CSRF_ENABLED"]:
+        return
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return
+    csrf.protect()
+
+
+def ok(data, status=200, **extra):
+    response = jsonify({"success": True, "data": data, **extra})
+    response.status_code = status
+    return response
+
+
+def fail(status, message, fields=None):
+    error = {"code": status, "message": message}
+    if fields:
+        error["fields"] = fields
+    response = jsonify({"success": False, "error": error})
+    response.status_code = status
+    return response
+
+
+def body(schema):
+    """Parse the JSON body with `schema`; abort 400 with per-field messages."""
+    if not request.is_json:
+        abort(fail(415, "Send a JSON body with Content-Type: application/json."))
+    try:
+        return schema.model_validate_json(request.get_data() or b"{}")
+    except ValidationError as exc:
+        fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
+        abort(fail(400, "The request body is not valid.", fields))
+
+
+def paging():
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+        per_page = min(MAX_PER_PAGE, max(1, int(request.args.get("per_page", 25))))
+    except ValueError:
+        abort(fail(400, "page and per_page must be integers."))
+    return page, per_page
+
+
+def get_or_404(model, doc_id):
+    try:
+        oid = ObjectId(doc_id)
+    except (InvalidId, TypeError):
+        abort(fail(404, "Not found."))
+    doc = model.objects(pk=oid).first()
+    if doc is None:
+        abort(fail(404, "Not found."))
+    return doc
+
+
+def patient_json(p):
+    return {
+        "id": str(p.pk), "record_number": p.record_number, "first_name": p.first_name,
+        "last_name": p.last_name, "date_of_birth": p.date_of_birth.isoformat() if p.date_of_birth else None,
+        "sex": p.sex, "phone": p.phone, "email": p.email, "address": p.address,
+        "allergies": list(p.allergies or []), "alerts": p.alerts, "notes": p.notes, "active": p.active,
+        "created_at": p.created_at.isoformat() if p.created_at else None,
+        "updated_at": p.updated_at.isoformat() if p.updated_at else None,
+    }
+
+
+def page_meta(page, per_page, total):
+    return {"page": page, "per_page": per_page, "total": total, "pages": max(1, -(-total // per_page))}
+
+
+@bp.get("/patients")
+@require_permission("patients", "read")
+def patients_list():
+    """List patients: ?q= (as the page search), ?archived=1, ?page=, ?per_page=."""
+    q = request.args.get("q", "")[:100]
+    page, per_page = paging()
+    qs = patient_svc.search(q, include_inactive=request.args.get("archived") == "1")
+    items, page, _, total = patient_svc.page_of(qs, page, per_page)
+    return ok([patient_json(p) for p in items], meta=page_meta(page, per_page, total))
+
+
+@bp.get("/patients/<patient_id>")
+@require_permission("patients", "read")
+def patients_get(patient_id):
+    """One patient."""
+    from ...services import audit
+
+    patient = get_or_404(Patient, patient_id)
+    audit.record("patient.view", target=patient, changes={"via": "api"})
+    return ok(patient_json(patient))
+
+
+@bp.post("/patients")
+@require_permission("patients", "create")
+def patients_create():
+    """Register a patient; likely duplicates come back as a warning."""
+    data = body(PatientIn).model_dump()
+    duplicates = patient_svc.likely_duplicates(data["first_name"], data["last_name"], data["date_of_birth"],
+                                               data["phone"], data["email"])
+    patient = patient_svc.create_patient(data)
+    warnings = {"likely_duplicates": [str(d.pk) for d in duplicates]} if duplicates else {}
+    return ok(patient_json(patient), 201, **({"warnings": warnings} if warnings else {}))
+
+
+@bp.route("/patients/<patient_id>", methods=["PATCH", "PUT"])
+@require_permission("patients", "update")
+def patients_update(patient_id):
+    """Update the given fields of a patient."""
+    patient = get_or_404(Patient, patient_id)
+    given = body(PatientPatch).model_dump(exclude_unset=True)
+    data = {f: getattr(patient, f) for f in patient_svc.FIELDS}
+    data.update({k: v for k, v in given.items() if not (k in ("first_name", "last_name", "sex") and v is None)})
+    patient_svc.update_patient(patient, data)
+    return ok(patient_json(patient))
+
+
+@bp.errorhandler(404)
+def api_not_found(exc):
+    return fail(404, "Not found.")
+
+
