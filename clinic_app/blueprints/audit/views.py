@@ -1,0 +1,29 @@
+"""The audit log: who changed what, newest first. Read-only: there are no edit or delete routes."""
+from flask import Blueprint, request, url_for
+
+from ...permissions import require_permission
+from ...services import staff
+from ...web import render, wants_fragment
+from .forms import AuditFilterForm
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+
+
+@bp.get("/")
+@require_permission("audit", "read")
+def index():
+    """Audit events, filtered by action, actor and dates; the results block is the htmx fragment."""
+    form = AuditFilterForm(request.args)
+    valid = form.validate()
+    page = staff.audit_page(form.action.data, form.actor.data, form.start.data, form.end.data,
+                            page=request.args.get("page", 1, type=int)) if valid else None
+    # A fragment swaps only the results; the filter form comes along out of band when it
+    # shows errors or had shown them (so they appear beside the fields, and then go away).
+    oob = wants_fragment() and (not valid or request.headers.get("X-Audit-Filter-Errors") == "1")
+    return render("audit/index.html", block="results", status=200 if valid else 422, form=form, page=page,
+                  oob_filters=oob, when=staff.clinic_time(), page_url=_page_url)
+
+
+def _page_url(number):
+    """This page's URL with the same filters and another page number."""
+    return url_for("audit.index", **{**request.args.to_dict(), "page": number})

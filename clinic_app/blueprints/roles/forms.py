@@ -1,0 +1,30 @@
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+
+from ...services.staff import PERMISSION_KEYS, role_name_taken
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class RoleForm(FlaskForm):
+    """A role: name (custom roles only), level, and the permission matrix as "resource:action" keys."""
+
+    name = StringField("Name", filters=[_strip], validators=[DataRequired(), Length(max=60)])
+    level = IntegerField("Level (optional)", validators=[Optional(), NumberRange(
+        min=0, max=100, message="Enter a level from 0 to 100.")])
+    permissions = SelectMultipleField("Permissions", choices=[SelectChoice(k) for k in PERMISSION_KEYS],
+                                      invalid_choice_message="'%(value)s' is not a permission this matrix offers.")
+
+    def __init__(self, *args, role=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._role = role
+        if role is not None and role.system:
+            del self.name  # default roles keep their names
+
+    def validate_name(self, field):
+        if role_name_taken(field.data, exclude=self._role):
+            raise ValidationError(f"A role named {field.data} already exists.")

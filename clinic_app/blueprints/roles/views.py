@@ -1,0 +1,95 @@
+"""Roles: who may do what, as a resource × action matrix."""
+from flask import Blueprint, abort, flash, url_for
+
+from ...models import Role
+from ...permissions import ACTIONS, RESOURCES, label, require_permission
+from ...services import staff
+from ...web import htmx_redirect, render
+from .forms import RoleForm
+
+bp = Blueprint("roles", __name__, url_prefix="/roles")
+
+
+def get_role_or_404(role_id):
+    """This clinic's role `role_id`. Aborts 404 for unknown ids and other clinics' roles."""
+    role = staff.by_id(Role, role_id)
+    if role is None:
+        abort(404, description="There is no such role in this clinic.")
+    return role
+
+
+def _form_page(form, role=None, status=200):
+    # The Admin role is shown as what it always is: everything.
+    full = role is not None and role.is_admin
+    return render("roles/edit.html", block="form", status=status, form=form, role=role,
+                  granted=set(staff.PERMISSION_KEYS) if full else set(form.permissions.data or []),
+                  matrix=[(res, label(res), actions) for res, actions in RESOURCES.items()], actions=ACTIONS,
+                  users=staff.role_user_counts().get(role.pk, 0) if role is not None else 0)
+
+
+@bp.get("/")
+@require_permission("roles", "read")
+def index():
+    """Every role with how many users have it."""
+    return render("roles/index.html", roles=staff.roles_by_level(), counts=staff.role_user_counts())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require_permission("roles", "create")
+def create():
+    """Create a custom role."""
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            role = staff.create_role(form.name.data, form.level.data,
+                                     staff.permissions_from_keys(form.permissions.data))
+        except staff.NameTaken as exc:
+            form.name.errors.append(str(exc))
+        else:
+            flash(f"Role {role.name} created.", "success")
+            return htmx_redirect(url_for("roles.index"))
+    return _form_page(form, status=422 if form.is_submitted() else 200)
+
+
+@bp.get("/<role_id>")
+@require_permission("roles", "read")
+def edit(role_id):
+    """A role's permission matrix (read-only for the Admin role)."""
+    role = get_role_or_404(role_id)
+    form = RoleForm(role=role, data={"name": role.name, "level": role.level,
+                                     "permissions": sorted(staff.permission_keys(role.permissions))})
+    return _form_page(form, role)
+
+
+@bp.post("/<role_id>")
+@require_permission("roles", "update")
+def update(role_id):
+    """Save a role's permissions (and a custom role's name and level)."""
+    role = get_role_or_404(role_id)
+    if role.is_admin:
+        abort(403, description="The Admin role always has full access and cannot be changed.")
+    form = RoleForm(role=role)
+    if form.validate_on_submit():
+        try:
+            changes = staff.update_role(role, staff.permissions_from_keys(form.permissions.data),
+                                        name=form.name.data if "name" in form else None, level=form.level.data)
+        except staff.NameTaken as exc:
+            form.name.errors.append(str(exc))
+        else:
+            flash(f"Role {role.name} saved." if changes else "Nothing changed.", "success")
+            return htmx_redirect(url_for("roles.index"))
+    return _form_page(form, role, status=422)
+
+
+@bp.post("/<role_id>/delete")
+@require_permission("roles", "delete")
+def delete(role_id):
+    """Delete a custom role that nobody has."""
+    role = get_role_or_404(role_id)
+    try:
+        staff.delete_role(role)
+    except staff.StaffError as exc:
+        flash(str(exc), "error")
+        return htmx_redirect(url_for("roles.edit", role_id=role.pk))
+    flash(f"Role {role.name} deleted.", "success")
+    return htmx_redirect(url_for("roles.index"))

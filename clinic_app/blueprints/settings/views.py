@@ -1,0 +1,29 @@
+"""Clinic settings: everyone may read them, Admins (settings:update) change them."""
+from flask import Blueprint, flash, url_for
+
+from ...models import Settings
+from ...permissions import require_permission
+from ...services import staff
+from ...web import htmx_redirect, render
+from .forms import SettingsForm
+
+bp = Blueprint("settings", __name__)
+
+
+@bp.get("/settings")
+@require_permission("settings", "read")
+def edit():
+    """The clinic's settings (a form for those who may change them)."""
+    return render("settings/edit.html", form=SettingsForm(obj=Settings.current()))
+
+
+@bp.post("/settings")
+@require_permission("settings", "update")
+def update():
+    """Save the clinic's settings."""
+    form = SettingsForm()
+    if form.validate_on_submit():
+        changes = staff.update_settings(form.values())
+        flash("Settings saved." if changes else "Nothing changed.", "success")
+        return htmx_redirect(url_for("settings.edit"))
+    return render("settings/edit.html", block="form", status=422, form=form)

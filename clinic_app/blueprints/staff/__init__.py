@@ -1,0 +1,1 @@
+"""Staff: list, invite, change role, deactivate and reactivate (Admin by default)."""

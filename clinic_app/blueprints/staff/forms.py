@@ -1,0 +1,40 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+
+from ...models import User
+from ...services.staff import roles_by_level
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _role_choices():
+    return [SelectChoice(str(role.pk), role.name) for role in roles_by_level()]
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Email", filters=[_strip],
+                       validators=[DataRequired(), Email(message="Enter a valid email address."), Length(max=320)])
+    name = StringField("Name (optional)", filters=[_strip], validators=[Optional(), Length(max=120)])
+    role = SelectField("Role", validators=[DataRequired(message="Choose a role.")],
+                       invalid_choice_message="Choose a role from the list.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = [SelectChoice("", "Choose a role…")] + _role_choices()
+
+    def validate_email(self, field):
+        if User.objects(email=field.data.lower()).first() is not None:
+            raise ValidationError(f"{field.data.lower()} is already a member of this clinic.")
+
+
+class RoleChangeForm(FlaskForm):
+    role = SelectField("Role", validators=[DataRequired(message="Choose a role.")],
+                       invalid_choice_message="Choose a role from the list.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.role.choices = _role_choices()

@@ -1,0 +1,120 @@
+"""Staff: the clinic's users, invitations, roles and access."""
+from flask import Blueprint, abort, flash, url_for
+from flask_login import current_user
+
+from ...models import Role, User
+from ...permissions import require_permission
+from ...services import staff
+from ...web import htmx_redirect, render
+from .forms import InviteForm, RoleChangeForm
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+def get_user_or_404(user_id):
+    """This clinic's user `user_id`. Aborts 404 for unknown ids and other clinics' users."""
+    user = staff.by_id(User, user_id)
+    if user is None:
+        abort(404, description="There is no such staff member in this clinic.")
+    return user
+
+
+def _detail(user, role_form, status=200, block=None):
+    return render("staff/detail.html", block=block, status=status, user=user, role_form=role_form,
+                  when=staff.clinic_time())
+
+
+def _back_to(user, fallback="/"):
+    """Where to go after changing `user`: their page, unless that was you and you lost access to it."""
+    if user.pk == current_user.pk and not (user.is_active and user.role.allows("staff", "read")):
+        return fallback
+    return url_for("staff.detail", user_id=user.pk)
+
+
+@bp.get("/")
+@require_permission("staff", "read")
+def index():
+    """Everyone who works at the clinic, with role, status and last sign-in."""
+    return render("staff/index.html", users=staff.list_staff(), when=staff.clinic_time())
+
+
+@bp.route("/invite", methods=["GET", "POST"])
+@require_permission("staff", "create")
+def invite():
+    """Invite a new staff member by email."""
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            user = staff.invite(form.email.data, staff.by_id(Role, form.role.data), form.name.data)
+        except staff.AlreadyMember as exc:
+            form.email.errors.append(str(exc))
+        except staff.StaffError as exc:
+            form.role.errors.append(str(exc))
+        else:
+            flash(f"Invitation sent to {user.email}.", "success")
+            return htmx_redirect(url_for("staff.index"))
+    return render("staff/invite.html", block="form", status=422 if form.is_submitted() else 200, form=form)
+
+
+@bp.get("/<user_id>")
+@require_permission("staff", "read")
+def detail(user_id):
+    """One staff member: details, role and access."""
+    user = get_user_or_404(user_id)
+    return _detail(user, RoleChangeForm(data={"role": str(user.role.pk)}))
+
+
+@bp.post("/<user_id>/role")
+@require_permission("staff", "update")
+def change_role(user_id):
+    """Give a staff member another role (never the last active Admin's)."""
+    user = get_user_or_404(user_id)
+    form = RoleChangeForm()
+    if form.validate_on_submit():
+        try:
+            changed = staff.change_role(user, staff.by_id(Role, form.role.data))
+        except staff.StaffError as exc:
+            form.role.errors.append(str(exc))
+        else:
+            if changed:
+                flash(f"{user.name} is now {user.role.name}.", "success")
+            return htmx_redirect(_back_to(user))
+    return _detail(user, form, status=422, block="role_form")
+
+
+@bp.post("/<user_id>/deactivate")
+@require_permission("staff", "delete")
+def deactivate(user_id):
+    """Deactivate a staff member: they are signed out everywhere at once."""
+    user = get_user_or_404(user_id)
+    try:
+        staff.deactivate(user)
+    except staff.StaffError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{user.name} is deactivated and signed out everywhere.", "success")
+    return htmx_redirect(_back_to(user, fallback=url_for("auth.login")))
+
+
+@bp.post("/<user_id>/reactivate")
+@require_permission("staff", "update")
+def reactivate(user_id):
+    """Let a deactivated staff member sign in again."""
+    user = get_user_or_404(user_id)
+    if staff.reactivate(user):
+        flash(f"{user.name} is {'active' if user.status == 'active' else 'invited'} again.", "success")
+    return htmx_redirect(url_for("staff.detail", user_id=user.pk))
+
+
+@bp.post("/<user_id>/resend")
+@require_permission("staff", "create")
+def resend_invite(user_id):
+    """Send a fresh invitation email (earlier links stop working)."""
+    user = get_user_or_404(user_id)
+    try:
+        staff.resend_invite(user)
+    except staff.StaffError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"A new invitation was sent to {user.email}.", "success")
+    return htmx_redirect(url_for("staff.detail", user_id=user.pk))
