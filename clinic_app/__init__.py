@@ -22,6 +22,10 @@ def create_app(config=None):
 
     extensions.init_db(app)
     extensions.init_redis(app)
+    if app.config["TIME_TRAVEL"]:
+        from . import clock
+
+        clock.install(clock.OffsetClock(app.extensions["redis"]))
     extensions.csrf.init_app(app)
     tenancy.check_model_conventions()
     tenancy.init_app(app)

@@ -12,6 +12,23 @@ def register_cli(app):
         ensure_indexes()
         click.echo("indexes ensured")
 
+    @app.cli.command("time-travel")
+    @click.option("--days", type=float, default=0.0)
+    @click.option("--hours", type=float, default=0.0)
+    @click.option("--reset", is_flag=True, help="Back to real time")
+    def time_travel_command(days, hours, reset):
+        """Move this deployment's clock (TIME_TRAVEL=1, never in production)."""
+        from . import clock
+        from .extensions import redis_conn
+
+        if not current_app.config["TIME_TRAVEL"]:
+            raise click.ClickException("time travel is off: set TIME_TRAVEL=1 (refused in production)")
+        installed = clock.current()
+        offset_clock = installed if isinstance(installed, clock.OffsetClock) else clock.OffsetClock(redis_conn())
+        total = 0.0 if reset else offset_clock.offset() + days * 86400 + hours * 3600
+        offset_clock.set_offset(total)
+        click.echo(f"clock offset is now {total / 86400:.2f} days; now = {offset_clock.now().isoformat()}")
+
     @app.cli.command("create-tenant")
     @click.argument("subdomain")
     @click.option("--name", required=True, help="Clinic name")

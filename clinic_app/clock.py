@@ -39,6 +39,11 @@ def now():
     return _clock.now()
 
 
+def current():
+    """The installed clock object."""
+    return _clock
+
+
 def install(clock):
     """Install `clock` process-wide and return the previous one."""
     global _clock
@@ -51,3 +56,38 @@ def as_utc(value):
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class OffsetClock:
+    """System time plus an offset kept in Redis, shared by every process (dev and e2e only).
+
+    `flask time-travel --days 8` moves the web server and the worker together,
+    so a browser journey can watch a trial run out. Refused in production.
+    """
+
+    KEY = "clinic_app:clock_offset_seconds"
+
+    def __init__(self, redis, ttl=0.5):
+        self._redis = redis
+        self._ttl = ttl
+        self._cached = (0.0, -1.0)  # (offset, read at monotonic)
+
+    def offset(self):
+        import time
+
+        value, read_at = self._cached
+        if time.monotonic() - read_at > self._ttl:
+            try:
+                raw = self._redis.get(self.KEY)
+                value = float(raw) if raw else 0.0
+            except Exception:  # Redis down: keep the last known offset
+                pass
+            self._cached = (value, time.monotonic())
+        return value
+
+    def now(self):
+        return datetime.now(timezone.utc) + timedelta(seconds=self.offset())
+
+    def set_offset(self, seconds):
+        self._redis.set(self.KEY, str(float(seconds)))
+        self._cached = (float(seconds), -1.0)

@@ -94,6 +94,8 @@ def load_config(env=None, **overrides):
         "RESET_TOKEN_MINUTES": _int(env, "RESET_TOKEN_MINUTES", 30),
         "INVITE_TOKEN_DAYS": _int(env, "INVITE_TOKEN_DAYS", 7),
         "DEMO_PASSWORD": env.get("DEMO_PASSWORD", "demo-clinic-walkthrough"),
+        # Dev/e2e only: a clock offset shared through Redis (flask time-travel)
+        "TIME_TRAVEL": _bool(env.get("TIME_TRAVEL")) and not production,
         # Subscription
         "TRIAL_DAYS": 7,
         "GRACE_DAYS": 7,
