@@ -29,6 +29,7 @@ class Tenant(Document):
         "indexes": [
             {"fields": ["subdomain"], "unique": True},
             {"fields": ["status", "subscription.expires_at"]},
+            {"fields": ["next_reminder_at"], "sparse": True},
         ],
     }
 
@@ -38,6 +39,9 @@ class Tenant(Document):
     status = StringField(choices=STATUSES, default="active", required=True)
     subscription = EmbeddedDocumentField(Subscription, required=True)
     created_at = DateTimeField(db_field="createdAt", default=lambda: clock.now())
+    # Earliest pending appointment reminder, kept with $min: the reminder
+    # dispatcher visits only clinics that have something due.
+    next_reminder_at = DateTimeField(db_field="nextReminderAt")
 
     def __str__(self):
         return f"{self.name} ({self.subdomain})"
