@@ -224,7 +224,7 @@ def test_all_tenants_is_the_only_unscoped_path(two_clinics, ctx):
 
 
 def test_every_model_follows_the_tenancy_conventions(app):
-    check_model_conventions()  # every registered TenantDocument
+    check_model_conventions()  # every TenantDocument of the app
 
 
 def test_conventions_reject_unscoped_references_and_indexes():

@@ -57,6 +57,14 @@ class Visit(TenantDocument):
             {"fields": ["tenant_id", "patient", "-started_at"]},
             {"fields": ["tenant_id", "provider", "-started_at"]},
             {"fields": ["tenant_id", "appointment"]},
+            # The visits list: newest first, optionally by status.
+            {"fields": ["tenant_id", "-started_at"]},
+            {"fields": ["tenant_id", "status", "-started_at"]},
+            {"fields": ["tenant_id", "provider", "status", "-started_at"]},
+            # At most one open draft per appointment, enforced by the database so
+            # two "start visit" clicks racing each other cannot both create one.
+            {"fields": ["tenant_id", "appointment", "status"], "unique": True, "name": "one_open_draft_per_appointment",
+             "partialFilterExpression": {"status": "draft", "appointment": {"$exists": True}}},
         ],
     }
 

@@ -1,0 +1,1 @@
+"""Visits (encounters): SOAP notes, vitals, diagnosis, signing and amendments."""
