@@ -56,6 +56,20 @@ def register_cli(app):
             raise click.ClickException(f"a clinic already uses {subdomain!r}")
         click.echo(f"created {tenant} -> {_url(tenant)} (admin {admin_email})")
 
+    @app.cli.command("create-operator")
+    @click.argument("email")
+    @click.option("--name", required=True, help="The operator's name")
+    def create_operator_command(email, name):
+        """Create a platform operator (console at /platform/ on the apex); prompts for the password twice."""
+        from .services.platform import OperatorProblem, create_operator
+
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        try:
+            operator = create_operator(email, name, password)
+        except OperatorProblem as exc:
+            raise click.ClickException(str(exc))
+        click.echo(f"created operator {operator} -> {_url(None).rstrip('/')}/platform/")
+
     @app.cli.command("seed-demo")
     def seed_demo_command():
         """Create the demo clinic `demo` (idempotent) and print where to open it."""

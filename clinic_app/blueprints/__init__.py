@@ -5,7 +5,7 @@ import importlib
 BLUEPRINTS = [
     "core", "public", "auth", "dashboard", "subscription",
     "staff", "roles", "account", "settings", "audit",
-    "patients", "appointments", "visits", "api", "tokens",
+    "patients", "appointments", "visits", "api", "tokens", "platform",
 ]
 
 

@@ -1,0 +1,1 @@
+"""The platform operator console (apex only): clinics, operator actions, jobs, message stats."""

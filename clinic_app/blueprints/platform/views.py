@@ -1,0 +1,237 @@
+"""The operator console at the apex /platform/: its own sign-in, separate from clinic staff sessions.
+
+The operator's cookie is the apex's host-only session cookie, holding
+`operator_token` (a random token whose hash is an OperatorSession). Clinic
+staff sessions live on clinic hosts and carry `tenant_id` instead, so neither
+can stand in for the other. Every route but the sign-in page needs an
+operator session (checked in `before_request`, so a new route is closed by default).
+"""
+from urllib.parse import urlsplit
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, request, session, url_for
+
+from ... import clock
+from ...extensions import throttle
+from ...models import Tenant
+from ...services import platform as svc
+from ...services.subscription import standing
+from ...web import htmx_redirect, render
+from ..common import page_number
+from .forms import (
+    ClinicFilterForm,
+    ExtendTrialForm,
+    JobActionForm,
+    OperatorLoginForm,
+    ReactivateForm,
+    SuspendForm,
+)
+
+bp = Blueprint("platform", __name__, url_prefix="/platform")
+
+SESSION_KEY = "operator_token"
+INVALID_LOGIN = "Email or password is incorrect."
+OPEN_ENDPOINTS = frozenset({"platform.login"})
+
+
+@bp.before_request
+def load_operator():
+    """Bind g.operator from the session; everything but the sign-in page requires one."""
+    found = svc.load_operator_session(session.get(SESSION_KEY))
+    g.operator, g.operator_session = found if found else (None, None)
+    if found is None and SESSION_KEY in session:
+        session.pop(SESSION_KEY)  # expired or revoked: forget it
+    if g.operator is None and request.endpoint not in OPEN_ENDPOINTS:
+        return _unauthorized()
+    return None
+
+
+@bp.context_processor
+def operator_context():
+    return {"operator": g.get("operator")}
+
+
+def _unauthorized():
+    """Full page -> redirect to sign-in; htmx -> 401 with HX-Redirect."""
+    target = url_for("platform.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+    if request.headers.get("HX-Request") == "true":
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def _safe_next(target):
+    """Only console paths on this host (never an absolute or scheme-relative URL)."""
+    if not isinstance(target, str) or not target.startswith("/platform/"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target or target.startswith("//"):
+        return None
+    return target
+
+
+def _login_limits(email):
+    cfg = current_app.config
+    email = email.strip().lower() if isinstance(email, str) else ""
+    return [(cfg["LOGIN_LIMIT_ACCOUNT"], "operator-login-account", email),
+            (cfg["LOGIN_LIMIT_IP"], "operator-login-ip", request.remote_addr or "?")]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Operator sign-in."""
+    if g.operator is not None and request.method == "GET":
+        return redirect(_safe_next(request.args.get("next")) or url_for("platform.clinics"))
+    form = OperatorLoginForm()
+    if form.validate_on_submit():
+        limits = _login_limits(form.email.data)
+        wait = max(throttle().retry_after(limit, *key) for limit, *key in limits)
+        if wait:
+            minutes = max(1, round(wait / 60))
+            abort(429, description=f"Too many failed sign-in attempts. Try again in about {minutes} "
+                                   f"minute{'' if minutes == 1 else 's'}.")
+        operator = svc.authenticate_operator(form.email.data, form.password.data)
+        if operator is not None:
+            if g.operator_session is not None:
+                svc.end_operator_session(g.operator_session)
+            token = svc.start_operator_session(operator, request.remote_addr, request.user_agent.string)
+            session.clear()  # a fresh session: nothing from before sign-in carries over
+            session[SESSION_KEY] = token
+            svc.record_action(operator, "operator.login", ip=request.remote_addr)
+            return htmx_redirect(_safe_next(request.args.get("next")) or url_for("platform.clinics"))
+        for limit, *key in limits:
+            throttle().hit(limit, *key)
+        form.password.errors.append(INVALID_LOGIN)
+    return render("platform/login.html", block="form", status=422 if form.is_submitted() else 200, form=form)
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out and revoke this operator session."""
+    svc.end_operator_session(g.operator_session)
+    svc.record_action(g.operator, "operator.logout", ip=request.remote_addr)
+    session.clear()
+    flash("You have been signed out.", "success")
+    return htmx_redirect(url_for("platform.login"))
+
+
+@bp.get("/")
+def clinics():
+    """Every clinic, 25 a page: state, dates, counts, last activity; search and state filter."""
+    form = ClinicFilterForm(request.args)
+    valid = form.validate()
+    page = svc.clinic_page(form.q.data or "", form.state.data or "", page_number()) if valid else None
+    return render("platform/clinics.html", block="results", status=200 if valid else 422, form=form, page=page,
+                  page_url=_page_url)
+
+
+def _page_url(number):
+    return url_for("platform.clinics", **{**request.args.to_dict(), "page": number})
+
+
+def get_tenant_or_404(tenant_id):
+    try:
+        oid = ObjectId(tenant_id)
+    except (InvalidId, TypeError):
+        abort(404)
+    tenant = Tenant.objects(pk=oid).first()
+    if tenant is None:
+        abort(404)
+    return tenant
+
+
+def _clinic_page(tenant, status=200, **forms):
+    forms = {"extend_form": ExtendTrialForm(prefix="extend", formdata=None),
+             "suspend_form": SuspendForm(prefix="suspend", formdata=None),
+             "reactivate_form": ReactivateForm(prefix="reactivate", formdata=None), **forms}
+    now = clock.now()
+    return render("platform/clinic.html", block="actions", status=status, clinic=tenant,
+                  state=svc.clinic_state(tenant, now), clinic_standing=standing(tenant, now),
+                  stats=svc.clinic_stats([tenant.pk])[tenant.pk], actions=svc.actions_for(tenant=tenant), **forms)
+
+
+@bp.get("/clinics/<tenant_id>")
+def clinic(tenant_id):
+    """One clinic: details, the actions, and the operator actions taken on it."""
+    return _clinic_page(get_tenant_or_404(tenant_id))
+
+
+def _act(tenant_id, form, form_name, apply, done):
+    """Validate `form`, run `apply(tenant, form)`, then PRG back; 422 beside the field otherwise."""
+    tenant = get_tenant_or_404(tenant_id)
+    if form.validate_on_submit():
+        try:
+            apply(tenant, form)
+        except svc.ActionRefused as exc:
+            form.reason.errors.append(str(exc))
+        else:
+            flash(done, "success")
+            return htmx_redirect(url_for("platform.clinic", tenant_id=tenant.pk))
+    return _clinic_page(tenant, status=422, **{form_name: form})
+
+
+@bp.post("/clinics/<tenant_id>/extend")
+def extend(tenant_id):
+    """Extend the clinic's trial (or paid period) by 1–60 days."""
+    form = ExtendTrialForm(prefix="extend")
+    return _act(tenant_id, form, "extend_form",
+                lambda t, f: svc.extend_trial(g.operator, t, f.days.data, f.reason.data.strip(), request.remote_addr),
+                "Extended.")
+
+
+@bp.post("/clinics/<tenant_id>/suspend")
+def suspend(tenant_id):
+    """Suspend the clinic (its staff see the suspended page)."""
+    form = SuspendForm(prefix="suspend")
+    return _act(tenant_id, form, "suspend_form",
+                lambda t, f: svc.suspend_clinic(g.operator, t, f.reason.data.strip(), request.remote_addr),
+                "Suspended.")
+
+
+@bp.post("/clinics/<tenant_id>/reactivate")
+def reactivate(tenant_id):
+    """Lift an operator suspension."""
+    form = ReactivateForm(prefix="reactivate")
+    return _act(tenant_id, form, "reactivate_form",
+                lambda t, f: svc.reactivate_clinic(g.operator, t, f.reason.data.strip(), request.remote_addr),
+                "Reactivated.")
+
+
+@bp.get("/jobs")
+def jobs():
+    """The RQ queue: counts, and the failed jobs with requeue/delete."""
+    failed, page, pages = svc.failed_jobs(page_number())
+    return render("platform/jobs.html", block="failed", overview=svc.queue_overview(), failed=failed, page=page,
+                  pages=pages, form=JobActionForm(), actions=svc.actions_for(prefix="job.", limit=20))
+
+
+def _job_action(job_id, action, done):
+    form = JobActionForm()
+    if not form.validate_on_submit():
+        abort(400, description="This form has expired. Reload the page and try again.")
+    try:
+        action(g.operator, job_id, request.remote_addr)
+    except svc.JobNotFound:
+        abort(404, description="That job is no longer in the failed list (requeued, deleted or expired).")
+    flash(done, "success")
+    return htmx_redirect(url_for("platform.jobs"))
+
+
+@bp.post("/jobs/<job_id>/requeue")
+def requeue_job(job_id):
+    """Put a failed job back on its queue."""
+    return _job_action(job_id, svc.requeue_failed_job, f"Requeued job {job_id}.")
+
+
+@bp.post("/jobs/<job_id>/delete")
+def delete_job(job_id):
+    """Delete a failed job."""
+    return _job_action(job_id, svc.delete_failed_job, f"Deleted job {job_id}.")
+
+
+@bp.get("/messages")
+def messages():
+    """Outbox delivery across clinics: by kind and status, last 24 h and 7 days; clinics failing most."""
+    return render("platform/messages.html", stats=svc.message_stats())
