@@ -3,6 +3,7 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from ... import clock
@@ -15,7 +16,7 @@ class PatientForm(FlaskForm):
     first_name = StringField("First name", validators=[DataRequired(), Length(max=80)])
     last_name = StringField("Last name", validators=[DataRequired(), Length(max=80)])
     date_of_birth = DateField("Date of birth", validators=[Optional()])
-    sex = SelectField("Sex", choices=[(s, s.capitalize()) for s in SEXES], default="unknown")
+    sex = SelectField("Sex", choices=[SelectChoice(s, s.capitalize()) for s in SEXES], default="unknown")
     phone = StringField("Phone", validators=[Optional(), Length(max=40)])
     email = EmailField("Email", validators=[Optional(), Email(message="Enter a valid email address."),
                                             Length(max=320)])

@@ -3,6 +3,7 @@ from flask import Blueprint, flash, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from ...models import ApiToken, Role
@@ -22,7 +23,7 @@ class TokenForm(FlaskForm):
 
 def _form():
     form = TokenForm()
-    form.role.choices = [(str(r.pk), r.name) for r in Role.objects.order_by("-level", "name")]
+    form.role.choices = [SelectChoice(str(r.pk), r.name) for r in Role.objects.order_by("-level", "name")]
     return form
 
 
