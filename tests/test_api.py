@@ -165,3 +165,95 @@ def test_token_pages_are_admin_only_and_tenant_scoped(client, clinic_a, clinic_b
         token_b = ApiToken.objects.get()
     assert client.post(f"/api-tokens/{token_b.pk}/revoke", tenant=clinic_a).status_code == 404
     assert client.get("/api/v1/patients", headers=auth_b, tenant=clinic_b).status_code == 200
+
+
+# -- appointments -----------------------------------------------------------------------
+
+from datetime import timedelta  # noqa: E402
+
+from clinic_app.models import Appointment, User  # noqa: E402
+
+
+def _people(in_tenant, clinic):
+    with in_tenant(clinic):
+        patient = svc.create_patient({"first_name": "Maria", "last_name": "Lopez", "allergies": []})
+        doctor = User.objects.get(email=f"admin@{clinic.subdomain}.test")
+        from clinic_app.models import Role
+        doctor.role = Role.objects.get(name="Doctor")
+        doctor.save()
+    return str(patient.pk), str(doctor.pk)
+
+
+def _tomorrow(frozen_clock):
+    return (frozen_clock.now() + timedelta(days=1)).date().isoformat()
+
+
+def test_token_books_lists_and_reschedules_an_appointment(client, clinic_a, in_tenant, frozen_clock):
+    pid, did = _people(in_tenant, clinic_a)
+    auth = _token(in_tenant, clinic_a)
+    day = _tomorrow(frozen_clock)
+    created = client.post("/api/v1/appointments", json={"patient_id": pid, "doctor_id": did, "date": day,
+                          "time": "10:00", "duration": 30, "reason": "check-up"}, headers=auth, tenant=clinic_a)
+    assert created.status_code == 201, created.json
+    appt = created.json["data"]
+    assert appt["status"] == "scheduled" and appt["start_local"].startswith(f"{day}T10:00")
+    clash = client.post("/api/v1/appointments", json={"patient_id": pid, "doctor_id": did, "date": day,
+                        "time": "10:15", "duration": 30}, headers=auth, tenant=clinic_a)
+    assert clash.status_code == 400 and {"time", "patient_id"} & set(clash.json["error"]["fields"])
+    listed = client.get(f"/api/v1/appointments?from={day}&to={day}", headers=auth, tenant=clinic_a).json
+    assert [a["id"] for a in listed["data"]] == [appt["id"]]
+    moved = client.patch(f"/api/v1/appointments/{appt['id']}", json={"time": "11:00"}, headers=auth,
+                         tenant=clinic_a)
+    assert moved.status_code == 200 and moved.json["data"]["start_local"].startswith(f"{day}T11:00")
+    checked = client.patch(f"/api/v1/appointments/{appt['id']}", json={"status": "checked_in"}, headers=auth,
+                           tenant=clinic_a)
+    assert checked.json["data"]["status"] == "checked_in"
+    bad = client.patch(f"/api/v1/appointments/{appt['id']}", json={"status": "scheduled"}, headers=auth,
+                       tenant=clinic_a)
+    assert bad.status_code == 409 and bad.json["success"] is False
+
+
+@pytest.mark.parametrize("patch", [
+    {"patient_id": {"$ne": None}}, {"doctor_id": ["x"]}, {"time": 1000}, {"duration": "30"},
+    {"duration": 7}, {"date": "tomorrow"}, {"extra": 1},
+])
+def test_appointment_bodies_are_strict(client, clinic_a, in_tenant, frozen_clock, patch):
+    pid, did = _people(in_tenant, clinic_a)
+    auth = _token(in_tenant, clinic_a)
+    body = {"patient_id": pid, "doctor_id": did, "date": _tomorrow(frozen_clock), "time": "10:00",
+            "duration": 30, **patch}
+    response = client.post("/api/v1/appointments", json=body, headers=auth, tenant=clinic_a)
+    assert response.status_code == 400 and response.json["success"] is False
+    with in_tenant(clinic_a):
+        assert Appointment.objects.count() == 0
+
+
+def test_another_clinics_ids_are_refused_and_unchanged(client, clinic_a, clinic_b, in_tenant, frozen_clock):
+    pid_b, did_b = _people(in_tenant, clinic_b)
+    pid_a, did_a = _people(in_tenant, clinic_a)
+    auth = _token(in_tenant, clinic_a)
+    day = _tomorrow(frozen_clock)
+    with_b_patient = client.post("/api/v1/appointments", json={"patient_id": pid_b, "doctor_id": did_a,
+                                 "date": day, "time": "10:00", "duration": 30}, headers=auth, tenant=clinic_a)
+    assert with_b_patient.status_code == 400 and "patient_id" in with_b_patient.json["error"]["fields"]
+    auth_b = _token(in_tenant, clinic_b)
+    b_appt = client.post("/api/v1/appointments", json={"patient_id": pid_b, "doctor_id": did_b, "date": day,
+                         "time": "10:00", "duration": 30}, headers=auth_b, tenant=clinic_b).json["data"]
+    assert client.get(f"/api/v1/appointments/{b_appt['id']}", headers=auth, tenant=clinic_a).status_code == 404
+    patched = client.patch(f"/api/v1/appointments/{b_appt['id']}", json={"status": "cancelled"}, headers=auth,
+                           tenant=clinic_a)
+    assert patched.status_code == 404
+    with in_tenant(clinic_b):
+        assert Appointment.objects.get().status == "scheduled"
+    assert client.get(f"/api/v1/appointments?from={day}&to={day}", headers=auth, tenant=clinic_a).json["data"] == []
+
+
+def test_appointment_api_permissions(client, clinic_a, in_tenant, frozen_clock):
+    pid, did = _people(in_tenant, clinic_a)
+    rep = _token(in_tenant, clinic_a, role="Medical Representative")
+    assert client.get("/api/v1/appointments", headers=rep, tenant=clinic_a).status_code == 403
+    accountant = _token(in_tenant, clinic_a, role="Accountant")
+    assert client.get("/api/v1/appointments", headers=accountant, tenant=clinic_a).status_code == 200
+    response = client.post("/api/v1/appointments", json={"patient_id": pid, "doctor_id": did,
+                           "date": _tomorrow(frozen_clock), "time": "10:00"}, headers=accountant, tenant=clinic_a)
+    assert response.status_code == 403

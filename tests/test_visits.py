@@ -87,7 +87,7 @@ def test_starting_from_an_appointment_moves_it_to_in_progress_and_a_second_start
         assert visit.appointment.pk == appt.pk and visit.patient.pk == patient.pk
         assert Appointment.objects.get(pk=appt.pk).status == "in_progress"
         assert AuditEvent.objects(action="visit.create").count() == 1
-        moved = AuditEvent.objects.get(action="appointment.update")
+        moved = AuditEvent.objects.get(action="appointment.status")
         assert moved.changes["status"] == {"old": status, "new": "in_progress"}
     assert b"already has an open visit" in client.get(again.headers["Location"], tenant=clinic_a).data
 

@@ -1,7 +1,7 @@
 """Per-clinic settings: one document per tenant."""
 from zoneinfo import available_timezones
 
-from mongoengine import IntField, StringField, BooleanField
+from mongoengine import BooleanField, IntField, ListField, StringField, ValidationError
 
 from ..tenancy import TenantDocument, current_tenant
 
@@ -14,9 +14,11 @@ DATE_FORMATS = {
 CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "INR", "NGN", "KES", "ZAR", "BRL", "MXN", "JPY", "CHF", "AED")
 
 
-def _valid_timezone(value):
-    from mongoengine import ValidationError
+HHMM = r"^(?:[01]\d|2[0-3]):[0-5]\d$"
+WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)  # ISO: Monday = 1
 
+
+def _valid_timezone(value):
     if value not in available_timezones():
         raise ValidationError(f"{value!r} is not an IANA time zone")
 
@@ -34,6 +36,20 @@ class Settings(TenantDocument):
     idle_timeout_minutes = IntField(db_field="idleTimeoutMinutes", default=60, min_value=5, max_value=24 * 60)
     slot_minutes = IntField(db_field="slotMinutes", default=15, min_value=5, max_value=240)
     allow_double_booking = BooleanField(db_field="allowDoubleBooking", default=False)
+    # Opening hours, clinic-local wall time "HH:MM"; the calendar's rows and booking checks use them.
+    work_day_start = StringField(db_field="workDayStart", default="08:00", regex=HHMM)
+    work_day_end = StringField(db_field="workDayEnd", default="18:00", regex=HHMM)
+    # ISO weekdays the clinic is open; every day by default, so nothing is refused until a clinic says so.
+    working_days = ListField(IntField(choices=WEEKDAYS), db_field="workingDays", default=lambda: list(WEEKDAYS))
+    # Appointment reminders to patients: minutes before the start, and quiet hours (clinic-local).
+    reminder_leads = ListField(IntField(min_value=10, max_value=14 * 24 * 60), db_field="reminderLeads",
+                               default=lambda: [24 * 60, 2 * 60], max_length=4)
+    quiet_start = StringField(db_field="quietStart", default="21:00", regex=HHMM)
+    quiet_end = StringField(db_field="quietEnd", default="08:00", regex=HHMM)
+
+    def clean(self):
+        if (self.work_day_start or "08:00") >= (self.work_day_end or "18:00"):
+            raise ValidationError("The working day must end after it starts.", field_name="work_day_end")
 
     @classmethod
     def current(cls):

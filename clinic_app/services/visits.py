@@ -128,9 +128,14 @@ def move_appointment(appointment_id, sources, target):
         new=False, set__status=target, set__updated_at=clock.now())
     if before is None:
         return None
-    audit.record("appointment.update", target=before,
+    old_status = before.status
+    audit.record("appointment.status", target=before,
                  changes={"status": {"old": before.status, "new": target}, "via": "visit"})
-    return before.status
+    from . import reminders
+
+    before.status = target
+    reminders.sync(before)  # an appointment under way needs no more reminders
+    return old_status
 
 
 # Appointment statuses a visit moves to in_progress (scheduled implies the check-in).

@@ -1,5 +1,6 @@
 """Strictly typed request bodies: a dict or list where a string belongs is a 400, never a query."""
-from datetime import date
+from datetime import date as date_
+from datetime import time as time_
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -17,7 +18,7 @@ class Strict(BaseModel):
 class PatientIn(Strict):
     first_name: Name
     last_name: Name
-    date_of_birth: date | None = None
+    date_of_birth: date_ | None = None
     sex: Literal[SEXES] = "unknown"
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40,
                                             pattern=r"^[0-9+()\-. ]*$")] | None = None
@@ -45,3 +46,28 @@ class PatientPatch(PatientIn):
     sex: Literal[SEXES] | None = None
     allergies: Annotated[list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                                max_length=120)]], Field(max_length=50)] | None = None
+
+
+ObjectIdStr = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{24}$")]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+
+
+class AppointmentIn(Strict):
+    """Times are wall-clock in the clinic's time zone, as on the booking form."""
+
+    patient_id: ObjectIdStr
+    doctor_id: ObjectIdStr
+    date: date_
+    time: time_
+    duration: Annotated[int, Field(ge=5, le=480, multiple_of=5)] = 0
+    reason: Reason | None = None
+
+
+class AppointmentPatch(Strict):
+    doctor_id: ObjectIdStr | None = None
+    date: date_ | None = None
+    time: time_ | None = None
+    duration: Annotated[int, Field(ge=5, le=480, multiple_of=5)] | None = None
+    reason: Reason | None = None
+    status: Literal["scheduled", "checked_in", "in_progress", "completed", "cancelled", "no_show"] | None = None
+    cancel_reason: Reason | None = None
