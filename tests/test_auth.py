@@ -282,3 +282,11 @@ def test_reset_accepts_a_128_character_passphrase(app, client, clinic_a, mail):
     done = client.post(path, data={"password": long, "confirm": long}, tenant=clinic_a)
     assert done.status_code == 303
     login(client, clinic_a, "admin@clinica.test", long)
+
+
+def test_loading_static_files_and_healthz_keeps_the_user_signed_in(client, clinic_a):
+    """A browser fetches CSS/JS after every page; those requests bind no clinic."""
+    login(client, clinic_a, "admin@clinica.test")
+    assert client.get("/static/css/app.css", tenant=clinic_a).status_code == 200
+    assert client.get("/healthz", tenant=clinic_a).status_code == 200
+    assert client.get("/", tenant=clinic_a).status_code == 200

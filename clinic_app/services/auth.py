@@ -80,9 +80,13 @@ def load_user(token):
 
 def drop_foreign_session():
     """before_request: a cookie issued by another clinic (or the apex) is logged out here."""
+    from flask import request
+
+    from ..tenancy import HOSTLESS_ENDPOINTS
+
     owner = session.get("tenant_id")
-    if owner is None:
-        return
+    if owner is None or request.endpoint in HOSTLESS_ENDPOINTS:
+        return  # static files and /healthz bind no clinic and must not touch the session
     tenant = bound_tenant()
     if tenant is None or owner != str(tenant.pk):
         session.clear()
