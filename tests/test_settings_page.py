@@ -8,7 +8,37 @@ from clinic_app.models import AuditEvent, Settings, Tenant
 HX = {"HX-Request": "true"}
 GOOD = {"clinic_name": "Clinic A Renamed", "timezone": "Europe/Paris", "currency": "EUR",
         "date_format": "DD/MM/YYYY", "idle_timeout_minutes": "30", "slot_minutes": "20",
-        "allow_double_booking": "y"}
+        "allow_double_booking": "y", "work_day_start": "07:30", "work_day_end": "19:00",
+        "working_days": ["1", "2", "3", "4", "5"], "reminder_hours": "48, 3", "quiet_start": "22:00",
+        "quiet_end": "07:00"}
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("work_day_start", "8am", "Enter a time as HH:MM"),
+    ("work_day_end", "07:00", "The clinic must close after it opens."),
+    ("working_days", [], "Choose at least one day."),
+    ("reminder_hours", "soon", "is not a number of hours"),
+    ("reminder_hours", "400", "between 0.25 hours and 14 days"),
+    ("reminder_hours", "1,2,3,4,5", "At most 4 reminders."),
+    ("quiet_end", "25:00", "Enter a time as HH:MM"),
+])
+def test_hours_and_reminder_settings_are_validated(client, clinic_a, login_as, in_tenant, field, value, message):
+    login_as(clinic_a, "Admin")
+    before = snapshot(in_tenant, clinic_a)
+    response = client.post("/settings", data={**GOOD, field: value}, tenant=clinic_a)
+    assert response.status_code == 422 and message in response.get_data(as_text=True)
+    assert snapshot(in_tenant, clinic_a) == before
+
+
+def test_hours_and_reminders_are_saved(client, clinic_a, login_as, in_tenant):
+    login_as(clinic_a, "Admin")
+    assert client.post("/settings", data=GOOD, tenant=clinic_a).status_code == 303
+    with in_tenant(clinic_a):
+        s = Settings.current()
+        assert (s.work_day_start, s.work_day_end, s.working_days) == ("07:30", "19:00", [1, 2, 3, 4, 5])
+        assert (s.reminder_leads, s.quiet_start, s.quiet_end) == ([2880, 180], "22:00", "07:00")
+    html = client.get("/settings", tenant=clinic_a).get_data(as_text=True)
+    assert 'value="48, 3"' in html
 
 
 def snapshot(in_tenant, clinic):
@@ -48,7 +78,7 @@ def test_saving_changes_every_field_renames_the_clinic_and_audits_the_changes(
         [event] = AuditEvent.objects(action="settings.update")
     assert event.changes["timezone"] == {"from": "UTC", "to": "Europe/Paris"}
     assert event.changes["idle_timeout_minutes"] == {"from": 60, "to": 30}
-    assert set(event.changes) == set(GOOD)
+    assert set(event.changes) == set(GOOD) - {"reminder_hours"} | {"reminder_leads"}
     assert Tenant.objects.get(pk=clinic_a.pk).name == "Clinic A Renamed"
     page = client.get("/settings", tenant=clinic_a).get_data(as_text=True)
     assert "Settings saved." in page and '<a class="brand" href="/">Clinic A Renamed</a>' in page
@@ -57,7 +87,9 @@ def test_saving_changes_every_field_renames_the_clinic_and_audits_the_changes(
 def test_saving_without_changes_writes_no_audit_event(client, clinic_a, login_as, in_tenant):
     login_as(clinic_a)
     same = {"clinic_name": "Clinic A", "timezone": "UTC", "currency": "USD", "date_format": "YYYY-MM-DD",
-            "idle_timeout_minutes": "60", "slot_minutes": "15"}
+            "idle_timeout_minutes": "60", "slot_minutes": "15", "work_day_start": "08:00", "work_day_end": "18:00",
+            "working_days": [str(d) for d in range(1, 8)], "reminder_hours": "24, 2", "quiet_start": "21:00",
+            "quiet_end": "08:00"}
     before = snapshot(in_tenant, clinic_a)
     assert client.post("/settings", data=same, tenant=clinic_a).status_code == 303
     assert snapshot(in_tenant, clinic_a) == before

@@ -372,7 +372,8 @@ def revoke_other_sessions(user, keep_session):
 # -- clinic settings -------------------------------------------------------------------
 
 SETTINGS_FIELDS = ("clinic_name", "timezone", "currency", "date_format", "idle_timeout_minutes", "slot_minutes",
-                   "allow_double_booking")
+                   "allow_double_booking", "work_day_start", "work_day_end", "working_days", "reminder_leads",
+                   "quiet_start", "quiet_end")
 
 
 def update_settings(values):
