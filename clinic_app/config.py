@@ -21,6 +21,25 @@ def _int(env, name, default):
     return int(raw) if raw not in (None, "") else default
 
 
+PAYMENT_PROVIDERS = ("sandbox", "stripe")
+
+
+def _payment_provider(value, production):
+    """sandbox in development, stripe in production, unless PAYMENT_PROVIDER says otherwise."""
+    value = (value or ("stripe" if production else "sandbox")).strip().lower()
+    if value not in PAYMENT_PROVIDERS:
+        raise RuntimeError(f"PAYMENT_PROVIDER must be one of {', '.join(PAYMENT_PROVIDERS)}, not {value!r}")
+    return value
+
+
+def _derived_secret(secret_key, purpose):
+    """A separate key for `purpose`, so one HMAC key is never used for two jobs."""
+    import hashlib
+    import hmac
+
+    return hmac.new(secret_key.encode(), f"clinic_app:{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
 def _dev_secret_key(var_dir):
     """A per-checkout random key kept under var/, so dev sessions survive restarts."""
     path = Path(var_dir) / "dev-secret-key"
@@ -99,6 +118,15 @@ def load_config(env=None, **overrides):
         # Subscription
         "TRIAL_DAYS": 7,
         "GRACE_DAYS": 7,
+        # Payments (services/payments.py): "sandbox" is a local fake checkout for dev and demos.
+        "PAYMENT_PROVIDER": _payment_provider(env.get("PAYMENT_PROVIDER"), production),
+        "MONTHLY_PRICE_CENTS": _int(env, "MONTHLY_PRICE_CENTS", 4900),
+        "MONTHLY_PRICE_CURRENCY": (env.get("MONTHLY_PRICE_CURRENCY") or "USD").upper(),
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_PRICE_MONTHLY": env.get("STRIPE_PRICE_MONTHLY", ""),  # a Price id; else price_data
+        # Signs the sandbox checkout's callback; derived from SECRET_KEY unless set.
+        "SANDBOX_PAYMENT_SECRET": env.get("SANDBOX_PAYMENT_SECRET") or _derived_secret(secret, "sandbox-payments"),
     }
     cfg.update(overrides)
     return cfg

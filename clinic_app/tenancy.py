@@ -386,7 +386,7 @@ def resolver():
 
 # Blueprints served only on the apex; every other blueprint only on a clinic
 # subdomain. "core" serves both ("/" dispatches on g.tenant).
-APEX_BLUEPRINTS = frozenset({"public", "platform"})
+APEX_BLUEPRINTS = frozenset({"public", "platform", "platform_billing"})
 BOTH_BLUEPRINTS = frozenset({"core"})
 HOSTLESS_ENDPOINTS = frozenset({"static", "core.healthz"})
 

@@ -192,6 +192,7 @@ class Stack:
             "TENANT_CACHE_SECONDS": "0",
             "BCRYPT_ROUNDS": "4",
             "RQ_QUEUE": "e2e",
+            "TIME_TRAVEL": "1",  # journeys may move the server's clock (flask time-travel)
             "VAR_DIR": str(self.var_dir),
             "PYTHONUNBUFFERED": "1",
         })

@@ -3,9 +3,9 @@ import importlib
 
 # Modules whose `bp` is registered, in order. Areas are added as they are built.
 BLUEPRINTS = [
-    "core", "public", "auth", "dashboard", "subscription",
+    "core", "public", "auth", "dashboard", "subscription", "sandbox_pay", "platform_billing",
     "staff", "roles", "account", "settings", "audit",
-    "patients", "appointments", "visits", "api", "tokens", "platform",
+    "patients", "appointments", "visits", "api", "tokens", "messages", "platform",
 ]
 
 

@@ -9,6 +9,7 @@ from .patients import Patient  # noqa: F401
 from .scheduling import Appointment  # noqa: F401
 from .clinical import Visit  # noqa: F401
 from .api_tokens import ApiToken  # noqa: F401
+from .billing import SubscriptionPayment  # noqa: F401
 from .platform import Operator, OperatorAction, OperatorSession  # noqa: F401
 from .reminders import Reminder  # noqa: F401
 

@@ -1,0 +1,1 @@
+"""Platform-wide billing endpoints on the apex: the Stripe webhook."""
