@@ -1,7 +1,10 @@
 """Start the RQ worker (with RQ's scheduler) for clinic_app.
 
 Builds the app once; jobs run in this process (SimpleWorker), each inside
-its tenant's context (see clinic_app/jobs.py).
+its tenant's context (see clinic_app/jobs.py). The scheduler moves jobs whose
+`Retry` interval has passed back onto the queue; the periodic jobs are
+enqueued by the separate cron process (`python -m clinic_app.cron`, RQ's
+CronScheduler; Procfile `cron`).
 """
 import sys
 

@@ -2,13 +2,23 @@
 
 The worker builds the app once (`bind_app`); every job runs inside an app
 context and `tenant_context` for the tenant id it was given. A job without
-a tenant id fails instead of seeing every clinic.
+a tenant id fails instead of seeing every clinic. Cross-tenant sweeps are
+`platform_job`s: they start with no tenant bound and bind each clinic
+themselves (through `Model.all_tenants()` / the Tenant collection).
+
+Periodic jobs: RQ's cron (clinic_app/cron.py) enqueues `run_periodic(name)`,
+which enqueues the real job with its `Retry` policy (RQ 3.0's cron jobs cannot
+carry one) and never a second copy while one is waiting or running.
 """
 import functools
+from dataclasses import dataclass
 
 from .tenancy import NoTenantBound, tenant_context
 
 _app = None
+
+# RQ statuses of a job that will still run (or is running): do not enqueue another.
+LIVE_STATUSES = frozenset({"queued", "started", "deferred", "scheduled", "rate_limited", "ready_to_enqueue"})
 
 
 def bind_app(app):
@@ -45,8 +55,99 @@ def tenant_job(fn):
     return job
 
 
+def platform_job(fn):
+    """Run `fn(*args)` inside the app with no tenant bound (cross-tenant sweeps bind each clinic)."""
+
+    @functools.wraps(fn)
+    def job(*args, **kwargs):
+        with get_app().app_context():
+            return fn(*args, **kwargs)
+
+    return job
+
+
+def enqueue_unique(queue, func, *args, job_id, **options):
+    """Enqueue `func(*args)` as `job_id` unless that job is still waiting or running.
+
+    Returns (job, created). Raises redis errors (callers decide what an outage means).
+    """
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        existing = Job.fetch(job_id, connection=queue.connection)
+    except NoSuchJobError:
+        existing = None
+    if existing is not None and existing.get_status(refresh=False) in LIVE_STATUSES:
+        return existing, False
+    return queue.enqueue(func, *args, job_id=job_id, **options), True
+
+
+# -- per-tenant jobs ----------------------------------------------------------------
+
+
 @tenant_job
 def deliver_email(message_id):
     from .services.notifications import deliver
 
     return deliver(message_id)
+
+
+# -- cross-tenant periodic jobs ---------------------------------------------------------
+
+
+@platform_job
+def sweep_subscriptions():
+    """Daily lifecycle sweep (run hourly; idempotent): emails and recorded status per clinic."""
+    from .services.sweep import sweep
+
+    return sweep().as_dict()
+
+
+@platform_job
+def requeue_unsent():
+    """Re-enqueue outbox messages a Redis outage or a dead worker left behind."""
+    from .services.outbox import requeue_unsent as requeue
+
+    return requeue()
+
+
+@platform_job
+def dispatch_reminders():
+    """Queue every due appointment reminder (services.reminders)."""
+    from .services.reminders import dispatch_due
+
+    return dispatch_due()
+
+
+@dataclass(frozen=True)
+class Periodic:
+    func: object
+    retries: tuple  # RQ Retry intervals, seconds; len = max retries
+    timeout: int  # RQ job timeout, seconds
+
+
+PERIODIC = {
+    "sweep_subscriptions": Periodic(sweep_subscriptions, (60, 300, 900), timeout=3600),
+    "requeue_unsent": Periodic(requeue_unsent, (30, 60), timeout=600),
+    "dispatch_reminders": Periodic(dispatch_reminders, (30, 60), timeout=600),
+}
+
+
+def run_periodic(name):
+    """What RQ's cron enqueues: start periodic job `name` with its Retry, one at a time.
+
+    Raises KeyError for an unknown name.
+    """
+    from rq import Retry
+
+    from .extensions import get_queue
+
+    spec = PERIODIC[name]
+    with get_app().app_context():
+        job, created = enqueue_unique(
+            get_queue(), spec.func, job_id=f"periodic-{name}",
+            retry=Retry(max=len(spec.retries), interval=list(spec.retries)),
+            job_timeout=spec.timeout, description=f"periodic {name}",
+        )
+    return {"job": job.id, "enqueued": created}

@@ -1,11 +1,30 @@
 """Email through the outbox: write once under an idempotency key, then deliver by job.
 
-Guarantees: one OutboundMessage per (tenant, key), however often it is
-queued; delivery claims the message atomically (queued/failed -> sending,
-with a lease), so two workers or a re-run never send it twice while the
-lease holds. The Message-ID is fixed when the message is written, so a
-re-send after a crash between SMTP acceptance and the `sent` mark carries
-the same Message-ID and can be recognised as a duplicate downstream.
+Guarantees:
+- One OutboundMessage per (tenant, key), however often it is queued.
+- Delivery claims the message atomically (`queued`, or `failed` with attempts
+  left -> `sending` with a 5-minute lease and attempts + 1). A re-run job, an
+  RQ retry, a duplicate job or a second worker finds nothing to claim while
+  the message is `sending` or `sent`, so it sends nothing.
+- The outcome is written fenced on the attempt number: a late worker never
+  overwrites a newer attempt's result.
+- A Redis outage delays mail and loses none: the message is in MongoDB before
+  any job exists, and `services.outbox.requeue_unsent` (every 2 minutes)
+  re-enqueues messages that have no live job.
+
+Policy when SMTP accepted a message but the worker died before marking it
+`sent` (the one step SMTP cannot make exactly-once): the message stays
+`sending` until its lease expires (5 minutes, longer than the delivery job's
+timeout, so a live worker never loses its lease). `requeue_unsent` then puts
+it back to `queued` ONCE, noted "Outcome unknown", and it is re-sent with the
+same Message-ID: at-least-once, at most one extra copy, recognisable
+downstream by its Message-ID. If the re-send's lease expires too, the message
+becomes `failed` ("Not re-sent automatically") and waits for an operator
+(`services.outbox.retry`). Why not "never re-send": the worker cannot tell
+"SMTP accepted it" from "SMTP never saw it" (connect and TLS take most of a
+send, so a killed worker usually died before the hand-over), and a silently
+lost password reset or appointment reminder hurts more than a duplicate with
+the same Message-ID.
 """
 import logging
 import smtplib
@@ -26,7 +45,26 @@ from ..tenancy import current_tenant
 log = logging.getLogger(__name__)
 
 SEND_LEASE = timedelta(minutes=5)
-RETRY_INTERVALS = [10, 60, 300, 900, 3600]
+RETRY_INTERVALS = [10, 60, 300, 900, 3600]  # RQ retries after the first attempt (seconds)
+DELIVERY_TIMEOUT = 120  # RQ job timeout (seconds); must stay well inside SEND_LEASE
+# Prefixes of `last_error` that steer recovery (see the module docstring).
+UNKNOWN_OUTCOME = "Outcome unknown:"
+GAVE_UP = "Not re-sent automatically:"
+
+
+def retry_intervals():
+    """Seconds between delivery attempts (config OUTBOX_RETRY_INTERVALS, else RETRY_INTERVALS)."""
+    return list(current_app.config.get("OUTBOX_RETRY_INTERVALS") or RETRY_INTERVALS)
+
+
+def max_attempts():
+    """Automatic attempts per message: the first one plus one per RQ retry."""
+    return len(retry_intervals()) + 1
+
+
+def outcome_unknown(message):
+    """True once a lease of this message expired: an earlier attempt may have been delivered."""
+    return (message.last_error or "").startswith(UNKNOWN_OUTCOME)
 
 
 def render_email(template, **context):
@@ -61,30 +99,44 @@ def queue_email(*, key, kind, to, subject, text_body, html_body=None):
     return message
 
 
-def enqueue_delivery(message):
-    """Enqueue delivery; a Redis outage only delays it (the message stays queued)."""
+def enqueue_delivery(message, job_id=None):
+    """Enqueue delivery unless its job (default id `email-<message id>`) is waiting or running.
+
+    Returns True when a job was enqueued. A Redis outage only delays the
+    message (it stays in the outbox for `requeue_unsent`); it never raises.
+    """
     from rq import Retry
 
-    from ..jobs import deliver_email
+    from ..jobs import deliver_email, enqueue_unique
 
+    intervals = retry_intervals()
     try:
-        get_queue().enqueue(
+        _, created = enqueue_unique(
+            get_queue(),
             deliver_email,
             str(message.tenant_id),
             str(message.pk),
-            job_id=f"email-{message.pk}",
-            retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+            job_id=job_id or f"email-{message.pk}",
+            retry=Retry(max=len(intervals), interval=intervals),
+            job_timeout=DELIVERY_TIMEOUT,
             description=f"deliver {message.kind} to {message.to}",
         )
-        return True
+        return created
     except RedisError as exc:
-        log.warning("could not enqueue message %s (%s); it stays queued", message.pk, exc)
+        log.warning("could not enqueue message %s (%s); it stays in the outbox", message.pk, exc)
         return False
 
 
+def _claimable():
+    """Messages a worker may start sending: queued, or failed with automatic attempts left."""
+    retryable = Q(status="failed") & Q(attempts__lt=max_attempts()) & Q(last_error__not__startswith=GAVE_UP)
+    return Q(status="queued") | retryable
+
+
 def _claim(message_id, now):
-    claimable = Q(status__in=["queued", "failed"]) | Q(status="sending", lease_until__lt=now)
-    return OutboundMessage.objects(Q(pk=message_id) & claimable).modify(
+    # An expired `sending` lease is not claimable here: only requeue_unsent
+    # recovers it, so the "re-send once" rule lives in one place.
+    return OutboundMessage.objects(Q(pk=message_id) & _claimable()).modify(
         new=True,
         set__status="sending",
         set__lease_until=now + SEND_LEASE,
@@ -116,20 +168,31 @@ def _smtp():
     return conn
 
 
+def _failure_note(message, exc):
+    note = f"attempt {message.attempts}: {type(exc).__name__}: {exc}"
+    if outcome_unknown(message):
+        # Keep the prefix: a later lease expiry must still count as the second one.
+        note = f"{UNKNOWN_OUTCOME} an earlier attempt may have been delivered; {note}"
+    return note[:500]
+
+
 def deliver(message_id):
     """Send one outbox message over SMTP; returns 'sent' or 'skipped'. Raises on SMTP failure."""
     message = _claim(message_id, clock.now())
     if message is None:
-        return "skipped"  # already sent, cancelled, or another worker holds the lease
+        return "skipped"  # sent, cancelled, out of attempts, or another worker holds it
+    this_attempt = OutboundMessage.objects(pk=message.pk, status="sending", attempts=message.attempts)
     try:
         with _smtp() as conn:
             conn.send_message(_build(message))
     except Exception as exc:
-        OutboundMessage.objects(pk=message.pk, status="sending").update(
-            set__status="failed", set__last_error=f"{type(exc).__name__}: {exc}"[:500], unset__lease_until=True
-        )
+        this_attempt.update(set__status="failed", set__last_error=_failure_note(message, exc),
+                            unset__lease_until=True)
         raise
-    OutboundMessage.objects(pk=message.pk, status="sending").update(
-        set__status="sent", set__sent_at=clock.now(), unset__lease_until=True, unset__last_error=True
-    )
+    # SMTP accepted it: that is the truth whatever happened meanwhile (even if
+    # recovery already put it back to `queued`, marking it sent stops a re-send).
+    done = {"set__status": "sent", "set__sent_at": clock.now(), "unset__lease_until": True}
+    if not outcome_unknown(message):
+        done["unset__last_error"] = True  # the "Outcome unknown" note stays: a duplicate may exist
+    OutboundMessage.objects(pk=message.pk, status__ne="sent").update(**done)
     return "sent"

@@ -1,0 +1,1 @@
+"""The clinic's outgoing email, as the outbox sees it (read-only)."""

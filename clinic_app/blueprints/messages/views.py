@@ -1,0 +1,25 @@
+"""Messages: every email of this clinic with its delivery status, newest first. Read-only."""
+from flask import Blueprint, request, url_for
+
+from ...permissions import require_permission
+from ...services import outbox
+from ...web import render
+from .forms import MessageFilterForm
+
+bp = Blueprint("messages", __name__, url_prefix="/messages")
+
+
+@bp.get("/")
+@require_permission("messages", "read")
+def index():
+    """The outbox, filtered by status; the results block is the htmx fragment."""
+    form = MessageFilterForm(request.args)
+    valid = form.validate()
+    page = outbox.message_page(form.status.data, page=request.args.get("page", 1, type=int)) if valid else None
+    return render("messages/index.html", block="results", status=200 if valid else 422, form=form, page=page,
+                  page_url=_page_url)
+
+
+def _page_url(number):
+    """This page's URL with the same filter and another page number."""
+    return url_for("messages.index", **{**request.args.to_dict(), "page": number})
