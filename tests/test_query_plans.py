@@ -76,3 +76,22 @@ def test_other_lists_use_tenant_indexes(clinic_a, in_tenant, some_patients):
         assert_tenant_index(Appointment.objects(patient=p).order_by("-start"))
         assert_tenant_index(AuditEvent.objects.order_by("-at"))
         assert_tenant_index(OutboundMessage.objects(status="queued"))
+
+
+def test_calendar_visit_and_message_lists_use_tenant_indexes(clinic_a, in_tenant, some_patients, frozen_clock):
+    from datetime import timedelta
+
+    from clinic_app.models import User, Visit
+    from clinic_app.services import visits
+
+    now = frozen_clock.now()
+    with in_tenant(clinic_a):
+        doctor = User.objects.first()
+        for status in (None, "draft", "signed"):
+            assert_tenant_index(visits.recent(status=status))
+            assert_tenant_index(visits.recent(provider=doctor, status=status))
+        day = dict(start__gte=now, start__lt=now + timedelta(days=1))
+        assert_tenant_index(Appointment.objects(**day).order_by("start"))
+        assert_tenant_index(Appointment.objects(doctor=doctor, **day).order_by("start"))
+        assert_tenant_index(Visit.objects(patient=Patient.objects.first()).order_by("-started_at"))
+        assert_tenant_index(OutboundMessage.objects.order_by("-created_at"))
