@@ -281,3 +281,19 @@ def test_the_cron_schedule_enqueues_the_periodic_jobs_through_rq(app, clinic_a, 
         job = Job.fetch("periodic-requeue_unsent", connection=get_queue().connection)
         assert job.is_finished and job.return_value() == {"queued_requeued": 1}
     assert len(mail()) == 1
+
+
+def test_requeue_visits_only_clinics_with_mail_in_flight(app, clinic_a, clinic_b, in_tenant, frozen_clock, mail):
+    from clinic_app.models import Tenant
+
+    with in_tenant(clinic_a):
+        _queue()
+    with app.app_context():
+        assert Tenant.objects.get(pk=clinic_a.pk).outbox_pending_since is not None
+        assert Tenant.objects.get(pk=clinic_b.pk).outbox_pending_since is None
+    run_jobs(app)  # delivered
+    frozen_clock.advance(minutes=2)
+    requeue(app)  # finds nothing to resend and clears the marker
+    with app.app_context():
+        assert Tenant.objects.get(pk=clinic_a.pk).outbox_pending_since is None
+    assert len(mail()) == 1

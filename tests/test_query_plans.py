@@ -95,3 +95,10 @@ def test_calendar_visit_and_message_lists_use_tenant_indexes(clinic_a, in_tenant
         assert_tenant_index(Appointment.objects(doctor=doctor, **day).order_by("start"))
         assert_tenant_index(Visit.objects(patient=Patient.objects.first()).order_by("-started_at"))
         assert_tenant_index(OutboundMessage.objects.order_by("-created_at"))
+
+
+def test_outbox_recovery_reads_each_clinic_on_its_index(clinic_a, in_tenant, some_patients, frozen_clock):
+    with in_tenant(clinic_a):
+        for status in ("queued", "sending", "failed"):
+            assert_tenant_index(OutboundMessage.objects(status=status, created_at__lt=frozen_clock.now())
+                                .order_by("created_at"))

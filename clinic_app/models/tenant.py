@@ -30,6 +30,7 @@ class Tenant(Document):
             {"fields": ["subdomain"], "unique": True},
             {"fields": ["status", "subscription.expires_at"]},
             {"fields": ["next_reminder_at"], "sparse": True},
+            {"fields": ["outbox_pending_since"], "sparse": True},
         ],
     }
 
@@ -42,6 +43,9 @@ class Tenant(Document):
     # Earliest pending appointment reminder, kept with $min: the reminder
     # dispatcher visits only clinics that have something due.
     next_reminder_at = DateTimeField(db_field="nextReminderAt")
+    # Oldest outbox message not yet known sent, kept with $min by queue_email:
+    # the requeue job visits only clinics with mail in flight.
+    outbox_pending_since = DateTimeField(db_field="outboxPendingSince")
 
     def __str__(self):
         return f"{self.name} ({self.subdomain})"

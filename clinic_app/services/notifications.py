@@ -39,7 +39,7 @@ from redis.exceptions import RedisError
 
 from .. import clock
 from ..extensions import get_queue
-from ..models import OutboundMessage
+from ..models import OutboundMessage, Tenant
 from ..tenancy import current_tenant
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,8 @@ def queue_email(*, key, kind, to, subject, text_body, html_body=None):
         message.save()
     except NotUniqueError:
         return OutboundMessage.objects.get(key=key)
+    # Lets the requeue job find this clinic without scanning the whole outbox.
+    Tenant.objects(pk=message.tenant_id).update(min__outbox_pending_since=message.created_at)
     enqueue_delivery(message)
     return message
 

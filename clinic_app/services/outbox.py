@@ -14,10 +14,10 @@ It is safe to run any number of times, concurrently too: a live job is never
 doubled, and `deliver` claims atomically, so the worst case is a job that finds
 nothing to claim.
 
-Scale note: the unsent messages are found with one cross-tenant query on
-`status` (no tenant-prefixed index can serve it). Unsent messages are few, but
-the scan reads the whole collection; bench/REPORT.md measures it and names the
-partial index it wants on a large outbox.
+Scale: only clinics whose `Tenant.outbox_pending_since` has come are visited
+(an index on the tenants collection; `queue_email` keeps it with `$min`), and
+each clinic's unsent messages are read on its {tenantId, status, createdAt}
+index, so the job never scans the whole outbox.
 """
 import logging
 from collections import Counter
@@ -36,14 +36,48 @@ QUEUED_GRACE = timedelta(minutes=1)  # a fresh message's own job is still on its
 PAGE_SIZE = 50
 
 
+UNSENT = ("queued", "sending", "failed")
+
+
 def _candidates(now):
-    stale_queued = Q(status="queued") & Q(created_at__lt=now - QUEUED_GRACE)
-    retryable = Q(status="failed") & Q(attempts__lt=max_attempts()) & Q(last_error__not__startswith=GAVE_UP)
-    expired = Q(status="sending") & Q(lease_until__lt=now)
-    return (OutboundMessage.all_tenants()  # cross-tenant on purpose: a sweep
-            .filter(stale_queued | retryable | expired)
-            .only("id", "tenant_id", "status", "attempts", "last_error", "lease_until", "kind", "to")
-            .no_cache().batch_size(500))
+    """The bound clinic's messages that lost their job (one indexed query per status)."""
+    stale_queued = OutboundMessage.objects(status="queued", created_at__lt=now - QUEUED_GRACE)
+    failed = OutboundMessage.objects(status="failed")
+    sending = OutboundMessage.objects(status="sending")
+    fields = ("id", "tenant_id", "status", "attempts", "last_error", "lease_until", "kind", "to", "created_at")
+    for qs in (stale_queued, failed, sending):
+        for message in qs.only(*fields).order_by("created_at").no_cache().batch_size(500):
+            if message.status == "failed" and (message.attempts >= max_attempts()
+                                               or (message.last_error or "").startswith(GAVE_UP)):
+                continue
+            if message.status == "sending" and (message.lease_until is None
+                                                or clock.as_utc(message.lease_until) >= now):
+                continue
+            yield message
+
+
+def _refresh_pending(tenant):
+    """Set the clinic's outbox_pending_since to its oldest message still in flight, or unset it."""
+    def oldest():
+        for status in ("queued", "sending"):
+            first = OutboundMessage.objects(status=status).order_by("created_at").only("created_at").first()
+            if first is not None:
+                yield first.created_at
+        for msg in OutboundMessage.objects(status="failed").order_by("created_at").only(
+                "created_at", "attempts", "last_error").no_cache():
+            if msg.attempts < max_attempts() and not (msg.last_error or "").startswith(GAVE_UP):
+                yield msg.created_at
+                break
+
+    found = min(oldest(), default=None)
+    if found is None:
+        Tenant.objects(pk=tenant.pk).update(unset__outbox_pending_since=True)
+    else:
+        Tenant.objects(pk=tenant.pk).update(set__outbox_pending_since=found)
+    # A message written while we looked must not be forgotten.
+    newest = OutboundMessage.objects(status="queued").order_by("created_at").only("created_at").first()
+    if newest is not None:
+        Tenant.objects(pk=tenant.pk).update(min__outbox_pending_since=newest.created_at)
 
 
 def _recover_lease(message, now):
@@ -68,20 +102,18 @@ def requeue_unsent(now=None):
     """Re-enqueue every message that lost its job; returns counts by outcome."""
     now = now or clock.now()
     counts = Counter()
-    tenant = None
-    for message in _candidates(now):
-        if tenant is None or tenant.pk != message.tenant_id:
-            tenant = Tenant.objects(pk=message.tenant_id).only("id", "name", "subdomain", "status",
-                                                                "subscription").first()
-            if tenant is None:
-                counts["orphaned"] += 1
-                continue
+    due = Tenant.objects(outbox_pending_since__lte=now).only(
+        "id", "name", "subdomain", "status", "subscription").no_cache().batch_size(200)
+    for tenant in due:
         with tenant_context(tenant):
-            if message.status == "sending":
-                outcome = _recover_lease(message, now)
-            else:
-                outcome = f"{message.status}_requeued" if enqueue_delivery(message) else f"{message.status}_has_job"
-        counts[outcome] += 1
+            for message in _candidates(now):
+                if message.status == "sending":
+                    outcome = _recover_lease(message, now)
+                else:
+                    outcome = (f"{message.status}_requeued" if enqueue_delivery(message)
+                               else f"{message.status}_has_job")
+                counts[outcome] += 1
+            _refresh_pending(tenant)
     if counts:
         log.info("requeue_unsent: %s", dict(counts))
     return dict(counts)
