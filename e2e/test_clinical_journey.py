@@ -1,10 +1,15 @@
 """Journey: the admin invites a receptionist and a doctor; the receptionist registers a
 patient and books an appointment; the doctor checks the patient in, records and signs
-a visit. Runs once per E2E tenant (side by side with -n), and checks no data crosses."""
+a visit. Runs once per E2E tenant, and once for two clinics at the same moment against
+the same server (two threads, each with its own browser), checking no data crosses."""
+import os
 import re
-from datetime import timedelta
+import threading
 
-from playwright.sync_api import expect
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from .conftest import ACTION_TIMEOUT_MS, CHROMIUM_ARGS, SYSTEM_CHROMIUM
 
 PASSWORD = "quiet harbour lamps at noon"
 
@@ -21,6 +26,7 @@ def _accept(browser, mail, email, name):
     message = mail.wait_for(to=email, subject="invited")
     link = re.search(r"(http://\S+/invite/\S+)", message.get_body(("plain",)).get_content()).group(1)
     context = browser.new_context()
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = context.new_page()
     page.goto(link)
     page.get_by_label("Your name").fill(name)
@@ -31,21 +37,29 @@ def _accept(browser, mail, email, name):
     return context, page
 
 
-def test_front_desk_to_signed_visit(page, browser, tenant, tenant_url, sign_in, mail):
+def run_journey(browser, tenant, tenant_url, mail, run="a", others=()):
+    """The whole journey for one clinic; `run` keeps repeated runs' people apart."""
     sub = tenant.subdomain
-    marker = sub.replace("-", "").title()
-    sign_in()
-    _invite(page, tenant_url, f"desk@{sub}.example.com", "Receptionist")
-    _invite(page, tenant_url, f"doc@{sub}.example.com", "Doctor")
-    desk_ctx, desk = _accept(browser, mail, f"desk@{sub}.example.com", f"Rita {marker}")
-    doc_ctx, doc = _accept(browser, mail, f"doc@{sub}.example.com", f"Omar {marker}")
+    marker = f"{sub.replace('-', '').title()}{run.upper()}"
+    admin_ctx = browser.new_context(base_url=tenant_url("/"))
+    admin_ctx.set_default_timeout(ACTION_TIMEOUT_MS)
+    page = admin_ctx.new_page()
+    page.goto("/login")
+    page.get_by_label("Email", exact=True).fill(tenant.admin_email)
+    page.get_by_label("Password", exact=True).fill(tenant.admin_password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).not_to_have_url(re.compile(r"/login"))
+    _invite(page, tenant_url, f"desk-{run}@{sub}.example.com", "Receptionist")
+    _invite(page, tenant_url, f"doc-{run}@{sub}.example.com", "Doctor")
+    desk_ctx, desk = _accept(browser, mail, f"desk-{run}@{sub}.example.com", f"Rita {marker}")
+    doc_ctx, doc = _accept(browser, mail, f"doc-{run}@{sub}.example.com", f"Omar {marker}")
     try:
         # Receptionist registers the patient.
         desk.goto(tenant_url("/patients/new"))
         desk.get_by_label("First name").fill("Ines")
         desk.get_by_label("Last name").fill(f"Patient{marker}")
-        desk.get_by_label("Date of birth").fill("1990-05-17")
-        desk.get_by_label("Email").fill(f"ines@{sub}.example.com")
+        desk.get_by_label("Date of birth").fill("1990-05-17" if run == "a" else "1987-09-03")
+        desk.get_by_label("Email").fill(f"ines-{run}@{sub}.example.com")
         desk.get_by_label("Allergies").fill("penicillin")
         desk.get_by_role("button", name="Register").click()
         expect(desk.locator("#patient-alerts")).to_contain_text("penicillin")
@@ -85,13 +99,51 @@ def test_front_desk_to_signed_visit(page, browser, tenant, tenant_url, sign_in, 
         doc.goto(appointment_url)
         expect(doc.locator("#appointment-status")).to_have_text(re.compile("Completed", re.I))
 
-        # No data crossing: this clinic's list holds only its own patient.
-        desk.goto(tenant_url("/patients/"))
-        rows = desk.locator("#patient-results tbody tr[data-patient]")
-        expect(rows).to_have_count(1)
-        expect(rows.first).to_contain_text(f"Patient{marker}")
-        desk.goto(tenant_url("/patients/?q=patient"))
+        # No data crossing: this clinic's list holds only its own patients.
+        desk.goto(tenant_url(f"/patients/?q=Patient{marker}"))
         expect(desk.locator("#patient-results tbody tr[data-patient]")).to_have_count(1)
+        desk.goto(tenant_url("/patients/"))
+        names = desk.locator("#patient-results tbody tr[data-patient]").all_inner_texts()
+        own = sub.replace("-", "").title()
+        assert names and all(f"Patient{own}" in n for n in names), names
+        for other in others:
+            assert not any(other.replace("-", "").title() in n for n in names), names
     finally:
-        desk_ctx.close()
-        doc_ctx.close()
+        for ctx in (admin_ctx, desk_ctx, doc_ctx):
+            ctx.close()
+
+
+def test_front_desk_to_signed_visit(browser, tenant, tenant_url, mail, e2e_env):
+    others = [t.subdomain for t in e2e_env["tenants"] if t.subdomain != tenant.subdomain]
+    run_journey(browser, tenant, tenant_url, mail, run="a", others=others)
+
+
+def test_two_clinics_at_the_same_moment(e2e_env, subdomain_url, mail):
+    """Both clinics' journeys interleave on one server; neither sees the other's data."""
+    clinics = e2e_env["tenants"][:2]
+    if len(clinics) < 2:
+        pytest.skip("needs two E2E_TENANTS")
+    errors = []
+
+    def one(clinic):
+        try:
+            with sync_playwright() as p:
+                kwargs = {} if os.path.exists(p.chromium.executable_path) \
+                    else {"executable_path": SYSTEM_CHROMIUM}
+                browser = p.chromium.launch(headless=True, args=CHROMIUM_ARGS, **kwargs)
+                try:
+                    other = [c.subdomain for c in clinics if c is not clinic]
+                    run_journey(browser, clinic, lambda path="/": subdomain_url(clinic.subdomain, path), mail,
+                                run="b", others=other)
+                finally:
+                    browser.close()
+        except BaseException as exc:  # reported by the main thread
+            errors.append((clinic.subdomain, exc))
+
+    threads = [threading.Thread(target=one, args=(c,)) for c in clinics]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=240)
+    assert not any(t.is_alive() for t in threads), "a journey hung"
+    assert errors == [], errors
