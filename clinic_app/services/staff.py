@@ -14,7 +14,6 @@ from flask_login import current_user
 from mongoengine import NotUniqueError
 
 from .. import clock
-from ..clock import as_utc
 from ..models import AuthToken, Role, Settings, Tenant, User, UserSession
 from ..permissions import RESOURCES, clean_permissions
 from ..tenancy import canonical_url, current_tenant, resolver
@@ -58,20 +57,6 @@ def by_id(model, raw_id, **filters):
     if not isinstance(raw_id, str) or not ObjectId.is_valid(raw_id):
         return None
     return model.objects(pk=ObjectId(raw_id), **filters).first()
-
-
-def clinic_time():
-    """A formatter for datetimes in the clinic's time zone and date format ("—" for None)."""
-    settings = Settings.current()
-    zone = ZoneInfo(settings.timezone)
-
-    def fmt(value):
-        if value is None:
-            return "—"
-        local = as_utc(value).astimezone(zone)
-        return f"{settings.format_date(local)} {local:%H:%M}"
-
-    return fmt
 
 
 def _change(before, after):

@@ -33,7 +33,7 @@ def _page(block=None, status=200, name_form=None, password_form=None):
     return render("account/index.html", block=block, status=status,
                   name_form=name_form or NameForm(formdata=None, data={"name": me.name}),
                   password_form=password_form or _password_form(formdata=None),
-                  sessions=staff.active_sessions(me), this_session=me.current_session, when=staff.clinic_time())
+                  sessions=staff.active_sessions(me), this_session=me.current_session)
 
 
 @bp.get("")

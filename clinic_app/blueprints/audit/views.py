@@ -21,7 +21,7 @@ def index():
     # shows errors or had shown them (so they appear beside the fields, and then go away).
     oob = wants_fragment() and (not valid or request.headers.get("X-Audit-Filter-Errors") == "1")
     return render("audit/index.html", block="results", status=200 if valid else 422, form=form, page=page,
-                  oob_filters=oob, when=staff.clinic_time(), page_url=_page_url)
+                  oob_filters=oob, page_url=_page_url)
 
 
 def _page_url(number):

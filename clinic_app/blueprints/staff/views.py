@@ -20,8 +20,7 @@ def get_user_or_404(user_id):
 
 
 def _detail(user, role_form, status=200, block=None):
-    return render("staff/detail.html", block=block, status=status, user=user, role_form=role_form,
-                  when=staff.clinic_time())
+    return render("staff/detail.html", block=block, status=status, user=user, role_form=role_form)
 
 
 def _back_to(user, fallback="/"):
@@ -35,7 +34,7 @@ def _back_to(user, fallback="/"):
 @require_permission("staff", "read")
 def index():
     """Everyone who works at the clinic, with role, status and last sign-in."""
-    return render("staff/index.html", users=staff.list_staff(), when=staff.clinic_time())
+    return render("staff/index.html", users=staff.list_staff())
 
 
 @bp.route("/invite", methods=["GET", "POST"])
