@@ -18,11 +18,14 @@ run: $(STAMP)
 	@$(BIN)/python -m clinic_app.dev preflight
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start
 
+# Unit/integration tests run on every core (each xdist worker starts its own
+# throw-away services); the browser journeys run after them, in one stack.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests e2e
+	$(BIN)/python -m pytest tests -n auto
+	$(BIN)/python -m pytest e2e
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -n auto
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest e2e

@@ -201,8 +201,8 @@ def test_csrf_is_enforced_on_the_console_forms(services, operator, clinic_a):
 
 # -- access -----------------------------------------------------------------------
 
-GET_PAGES = ["/platform/", "/platform/jobs", "/platform/messages", f"/platform/clinics/{ObjectId()}"]
-POSTS = [f"/platform/clinics/{ObjectId()}/suspend", "/platform/jobs/abc/delete", "/platform/logout"]
+GET_PAGES = ["/platform/", "/platform/jobs", "/platform/messages", f"/platform/clinics/{'0' * 24}"]
+POSTS = [f"/platform/clinics/{'0' * 24}/suspend", "/platform/jobs/abc/delete", "/platform/logout"]
 
 
 @pytest.mark.parametrize("path", GET_PAGES)
