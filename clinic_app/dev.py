@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .config import ROOT, load_config
+from .config import load_config
 
 
 def free_port():

@@ -93,3 +93,44 @@ def probe_blueprint():
         return s.clinic_name
 
     return bp
+
+
+class CountQueries:
+    """`with CountQueries(app) as q: ...` then `q.reads`: the find/aggregate/count commands sent."""
+
+    READS = {"find", "aggregate", "count", "getMore", "distinct"}
+
+    def __init__(self, app):
+        from pymongo import monitoring
+
+        self.app, self.names = app, []
+        outer = self
+
+        class Listener(monitoring.CommandListener):
+            def started(self, event):
+                outer.names.append(event.command_name)
+
+            def succeeded(self, event):
+                pass
+
+            def failed(self, event):
+                pass
+
+        self.listener = Listener()
+
+    def __enter__(self):
+        import mongoengine
+
+        mongoengine.disconnect()
+        mongoengine.connect(host=self.app.config["MONGODB_URI"], tz_aware=True, uuidRepresentation="standard",
+                            event_listeners=[self.listener])
+        return self
+
+    def __exit__(self, *exc):
+        from clinic_app.extensions import init_db
+
+        init_db(self.app)
+
+    @property
+    def reads(self):
+        return sum(1 for n in self.names if n in self.READS)

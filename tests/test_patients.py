@@ -2,7 +2,6 @@
 from datetime import date, timedelta
 
 import pytest
-from bson import ObjectId
 
 from clinic_app.models import AuditEvent, Patient
 from clinic_app.services import patients as svc
@@ -192,3 +191,13 @@ def test_timeline_pages_through_hundreds_of_visits(app, client, clinic_a, recept
         url = body.split('hx-get="')[-1].split('"')[0].replace("&amp;", "&").replace("&#43;", "+") \
             if 'hx-trigger="revealed"' in body else None
     assert seen == 250
+
+
+def test_history_link_works_without_javascript(client, clinic_a, reception, in_tenant, frozen_clock):
+    from clinic_app.models import User, Visit
+
+    with in_tenant(clinic_a):
+        p = svc.create_patient({"first_name": "No", "last_name": "Script", "allergies": []})
+        Visit(patient=p, provider=User.objects.get(email="admin@clinica.test"), diagnosis="sprained ankle").save()
+    page = client.get(f"/patients/{p.pk}/timeline", tenant=clinic_a).get_data(as_text=True)
+    assert "<html" in page and 'data-kind="visit"' in page and "sprained ankle" in page

@@ -23,7 +23,6 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
-from mongoengine.queryset.visitor import Q
 
 from .. import clock
 from ..models import OutboundMessage, Tenant

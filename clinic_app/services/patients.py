@@ -158,5 +158,9 @@ def timeline(patient, before=None, per_page=TIMELINE_PAGE):
             entries.append({"kind": kind, "at": getattr(doc, field), "doc": doc})
     entries.sort(key=lambda e: e["at"], reverse=True)
     page = entries[:per_page]
+    from ..tenancy import prefetch
+
+    prefetch([e["doc"] for e in page if e["kind"] == "appointment"], "doctor")
+    prefetch([e["doc"] for e in page if e["kind"] == "visit"], "provider")
     more = len(entries) > per_page
     return page, (page[-1]["at"] if more and page else None)

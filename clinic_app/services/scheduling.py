@@ -12,6 +12,7 @@ from bson.errors import InvalidId
 
 from .. import clock
 from ..localtime import clinic_settings, clinic_zone, combine_local, to_local
+from ..tenancy import prefetch
 from ..models import Appointment, Patient, Role, User
 from ..models.scheduling import OPEN_STATUSES, STATUSES, TRANSITIONS
 from . import audit, reminders
@@ -164,27 +165,9 @@ def slot_starts(day, settings=None, zone=None):
 # -- reading the calendar ------------------------------------------------------------------
 
 
-def _attach(docs, name, model):
-    """Replace the `name` reference of each doc with its document, loaded in one scoped query.
-
-    TenantReferenceField dereferences one query per access; a calendar shows dozens of rows.
-    Returns the referenced documents.
-    """
-    ids = {getattr(ref, "id", ref) for ref in (d._data.get(name) for d in docs) if ref is not None}
-    found = model.objects.in_bulk(list(ids)) if ids else {}
-    for d in docs:
-        ref = d._data.get(name)
-        doc = found.get(getattr(ref, "id", ref))
-        if doc is not None:
-            d._data[name] = doc
-    return list(found.values())
-
-
 def _prefetch(appointments):
     """Load the patients, doctors and the doctors' roles of `appointments` in three queries."""
-    _attach(appointments, "patient", Patient)
-    _attach(_attach(appointments, "doctor", User), "role", Role)
-    return appointments
+    return prefetch(appointments, "patient", "doctor.role")
 
 
 def appointments_between(start, end, doctor=None):

@@ -16,7 +16,7 @@ from mongoengine import NotUniqueError
 from .. import clock
 from ..models import AuthToken, Role, Settings, Tenant, User, UserSession
 from ..permissions import RESOURCES, clean_permissions
-from ..tenancy import canonical_url, current_tenant, resolver
+from ..tenancy import prefetch, canonical_url, current_tenant, resolver
 from . import audit
 from .notifications import queue_email, render_email
 
@@ -67,7 +67,7 @@ def _change(before, after):
 
 
 def list_staff():
-    return User.objects.order_by("name", "email")
+    return prefetch(list(User.objects.order_by("name", "email")), "role")
 
 
 def roles_by_level():

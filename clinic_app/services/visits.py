@@ -4,7 +4,7 @@ from mongoengine.errors import NotUniqueError, SaveConditionError
 from mongoengine.queryset.visitor import Q
 
 from .. import clock
-from ..models import Appointment, Patient, User, Visit
+from ..models import Appointment, Visit
 from ..models.clinical import VITALS, Amendment, Vitals
 from ..models.scheduling import TRANSITIONS
 from . import audit
@@ -62,22 +62,6 @@ def recent(provider=None, status=None):
     if status in STATUS_FILTERS:
         qs = qs.filter(status=status)
     return qs.order_by("-started_at")
-
-
-def preload(visits, *fields):
-    """Load the patients/providers of a page of visits in one query per field, not one per row."""
-    models = {"patient": Patient, "provider": User}
-    for field in fields:
-        ids = {ref_id(v, field) for v in visits if isinstance(v._data.get(field), DBRef)}
-        if not ids:
-            continue
-        docs = models[field].objects.in_bulk(ids)
-        for visit in visits:
-            doc = docs.get(ref_id(visit, field))
-            if doc is not None:
-                # The scoped reference field accepts an already loaded same-clinic document.
-                visit._data[field] = doc
-    return visits
 
 
 def values_of(visit):

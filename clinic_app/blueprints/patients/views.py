@@ -72,8 +72,9 @@ def timeline(patient_id):
     except ValueError:
         abort(400, description="Bad timeline position.")
     entries, next_before = svc.timeline(patient, before_at)
+    # Without JavaScript this is the whole patient page with this page of history in it.
     return render("patients/show.html", block="timeline", patient=patient, entries=entries,
-                  next_before=next_before)
+                  next_before=next_before, next_appointment=svc.next_appointment(patient, clock.now()))
 
 
 @bp.route("/<patient_id>/edit", methods=["GET", "POST"])

@@ -12,7 +12,7 @@ from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, Length, Vali
 
 from ...models.settings import CURRENCIES, DATE_FORMATS
 from ...services.onboarding import password_inputs, subdomain_problem
-from ...services.passwords import MAX_LENGTH, password_problem
+from ...services.passwords import password_problem
 
 _EXAMPLE_DATE = "31/12/2026"
 

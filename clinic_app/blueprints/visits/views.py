@@ -6,6 +6,7 @@ from ...models import Appointment, Patient, Visit
 from ...permissions import require_permission
 from ...services import audit
 from ...services import visits as svc
+from ...tenancy import prefetch
 from ...web import htmx_redirect, render
 from ..common import get_or_404, page_number
 from .forms import StartVisitForm, form_for
@@ -26,7 +27,7 @@ def index():
     status = status if status in svc.STATUS_FILTERS else ""
     qs = svc.recent(provider=current_user if mine else None, status=status or None)
     items, page, pages, total = svc.page_of(qs, page_number())
-    svc.preload(items, "patient", "provider")
+    prefetch(items, "patient", "provider")
     return render("visits/index.html", block="results", visits=items, mine=mine, status_filter=status,
                   page=page, pages=pages, total=total)
 
