@@ -32,23 +32,35 @@ def index():
                   page=page, pages=pages, total=total)
 
 
-@bp.route("/new", methods=["GET", "POST"])
-@require_permission("patients", "create")
-def create():
-    """Register a patient (warns about likely duplicates first)."""
-    form = PatientForm()
+def _form_page(form, patient=None):
+    """Validate, warn about likely duplicates, then create or update; else the form again (422)."""
     duplicates = []
     if form.validate_on_submit():
         data = form.cleaned()
         duplicates = svc.likely_duplicates(data["first_name"], data["last_name"], data["date_of_birth"],
-                                           data["phone"], data["email"])
+                                           data["phone"], data["email"], exclude=patient)
         if not duplicates or form.confirm_duplicate.data:
-            patient = svc.create_patient(data)
-            flash(f"Registered {patient.full_name} ({patient.record_number}).", "success")
-            return htmx_redirect(url_for("patients.show", patient_id=patient.pk))
+            try:
+                if patient is None:
+                    patient = svc.create_patient(data)
+                    flash(f"Registered {patient.full_name} ({patient.record_number}).", "success")
+                else:
+                    svc.update_patient(patient, data)
+                    flash("Saved.", "success")
+            except MongoValidationError as exc:  # the form should have caught it; never a 500
+                form.first_name.errors.append(str(exc))
+            else:
+                return htmx_redirect(url_for("patients.show", patient_id=patient.pk))
     status = 422 if form.is_submitted() else 200
-    return render("patients/form.html", block="form", status=status, form=form, patient=None,
+    return render("patients/form.html", block="form", status=status, form=form, patient=patient,
                   duplicates=duplicates)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require_permission("patients", "create")
+def create():
+    """Register a patient (warns about likely duplicates first)."""
+    return _form_page(PatientForm())
 
 
 @bp.get("/<patient_id>")
@@ -82,23 +94,7 @@ def timeline(patient_id):
 def edit(patient_id):
     """Edit a patient's details."""
     patient = get_patient_or_404(patient_id)
-    form = PatientForm.for_patient(patient)
-    duplicates = []
-    if form.validate_on_submit():
-        data = form.cleaned()
-        duplicates = svc.likely_duplicates(data["first_name"], data["last_name"], data["date_of_birth"],
-                                           data["phone"], data["email"], exclude=patient)
-        if not duplicates or form.confirm_duplicate.data:
-            try:
-                svc.update_patient(patient, data)
-            except MongoValidationError as exc:
-                form.first_name.errors.append(str(exc))
-            else:
-                flash("Saved.", "success")
-                return htmx_redirect(url_for("patients.show", patient_id=patient.pk))
-    status = 422 if form.is_submitted() else 200
-    return render("patients/form.html", block="form", status=status, form=form, patient=patient,
-                  duplicates=duplicates)
+    return _form_page(PatientForm.for_patient(patient), patient)
 
 
 @bp.post("/<patient_id>/archive")
