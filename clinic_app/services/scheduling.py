@@ -4,6 +4,8 @@ rules, status changes, and small read models for the dashboard.
 Times are stored as aware UTC datetimes. Every "day" is a clinic-local calendar day whose
 bounds come from `combine_local`, so a daylight-saving day has 23 or 25 hours.
 """
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -12,11 +14,13 @@ from bson.errors import InvalidId
 
 from .. import clock
 from ..localtime import clinic_settings, clinic_zone, combine_local, to_local
-from ..tenancy import prefetch
+from ..tenancy import current_tenant, prefetch
 from ..models import Appointment, Patient, Role, User
 from ..models.scheduling import OPEN_STATUSES, STATUSES, TRANSITIONS
 from . import audit, reminders
 from .patients import search
+
+log = logging.getLogger(__name__)
 
 UTC = timezone.utc
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -391,8 +395,45 @@ def _recheck(appointment, plan, patient_field):
     return errors
 
 
+@contextmanager
+def _serialised(*keys):
+    """Hold a Redis lock per doctor/patient key (sorted, so two bookings cannot deadlock) while a
+    booking is checked and written: of simultaneous bookings for one slot exactly one wins.
+
+    Without Redis the booking goes ahead unlocked; the post-write re-check still never lets two
+    overlapping bookings both stand (at worst both are refused).
+    """
+    from redis.exceptions import LockError, RedisError
+
+    from ..extensions import redis_conn
+
+    tenant_id = current_tenant().pk
+    held = []
+    try:
+        for key in sorted({str(k)[:64] for k in keys if k}):
+            lock = redis_conn().lock(f"clinic_app:booking:{tenant_id}:{key}", timeout=15, blocking_timeout=8)
+            if not lock.acquire():
+                raise Refused({"time": "Another booking for this doctor or patient is being saved. Try again."})
+            held.append(lock)
+    except RedisError as exc:
+        log.warning("booking lock unavailable (%s); relying on the re-check", exc)
+    try:
+        yield
+    finally:
+        for lock in reversed(held):
+            try:
+                lock.release()
+            except (LockError, RedisError):
+                pass  # expired or Redis gone: the lock times out by itself
+
+
 def book(data, by=None, now=None):
     """Book an appointment; returns (appointment, warnings). Raises Refused."""
+    with _serialised(f"doctor:{data.get('doctor')}", f"patient:{data.get('patient_id')}"):
+        return _book(data, by, now)
+
+
+def _book(data, by, now):
     plan = check(data, now=now)
     appointment = Appointment(patient=plan.patient, doctor=plan.doctor, start=plan.start, end=plan.end,
                               reason=plan.reason, status="scheduled", created_by=by)
@@ -417,6 +458,12 @@ def reschedule(appointment, data, now=None):
     if not can_reschedule(appointment):
         raise InvalidTransition(f"This appointment is {STATE[appointment.status]}, so it cannot be rescheduled. "
                                 "Book a new one instead.")
+    with _serialised(f"doctor:{data.get('doctor')}", f"doctor:{appointment.doctor.pk}",
+                     f"patient:{appointment.patient.pk}"):
+        return _reschedule(appointment, data, now)
+
+
+def _reschedule(appointment, data, now):
     plan = check(data, appointment=appointment, now=now)
     new = {"doctor": plan.doctor, "start": plan.start, "end": plan.end, "reason": plan.reason}
     old = {name: getattr(appointment, name) for name in new}
