@@ -158,3 +158,18 @@ def test_signed_out_visitors_are_sent_to_sign_in(app, client, clinic_a):
     assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
     fragment = client.get("/audit/", headers=HX, tenant=clinic_a)
     assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login?next=")
+
+
+def test_audit_events_are_append_only_in_the_application(clinic_a, in_tenant):
+    from clinic_app.services import audit as audit_svc
+
+    with in_tenant(clinic_a):
+        event = audit_svc.record("test.event", changes={"x": 1})
+        for attempt in (lambda: event.save(), lambda: event.update(set__action="forged"),
+                        lambda: event.modify(set__action="forged"), lambda: event.delete(),
+                        lambda: AuditEvent.objects(pk=event.pk).update(set__action="forged"),
+                        lambda: AuditEvent.objects(pk=event.pk).modify(set__action="forged"),
+                        lambda: AuditEvent.objects.delete()):
+            with pytest.raises(PermissionError):
+                attempt()
+        assert AuditEvent.objects.get(pk=event.pk).action == "test.event"

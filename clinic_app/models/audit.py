@@ -2,12 +2,26 @@
 from mongoengine import DateTimeField, DictField, ObjectIdField, StringField
 
 from .. import clock
-from ..tenancy import TenantDocument
+from ..tenancy import TenantDocument, TenantQuerySet
+
+
+class AppendOnlyQuerySet(TenantQuerySet):
+    """Reads only: no bulk update or delete of audit events from the application."""
+
+    def update(self, *args, **kwargs):
+        raise PermissionError("audit events cannot be changed")
+
+    def modify(self, *args, **kwargs):
+        raise PermissionError("audit events cannot be changed")
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("audit events cannot be deleted")
 
 
 class AuditEvent(TenantDocument):
     meta = {
         "collection": "audit_events",
+        "queryset_class": AppendOnlyQuerySet,
         "indexes": [
             {"fields": ["tenant_id", "-at"]},
             {"fields": ["tenant_id", "action", "-at"]},
