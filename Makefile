@@ -18,14 +18,14 @@ run: $(STAMP)
 	@$(BIN)/python -m clinic_app.dev preflight
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile start
 
-# Unit/integration tests run on every core (each xdist worker starts its own
+# Unit/integration tests run on up to 4 cores (each xdist worker starts its own
 # throw-away services); the browser journeys run after them, in one stack.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -n auto
+	$(BIN)/python -m pytest tests -n auto --maxprocesses 4
 	$(BIN)/python -m pytest e2e
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -n auto
+	$(BIN)/python -m pytest tests -n auto --maxprocesses 4
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest e2e
