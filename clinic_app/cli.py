@@ -29,6 +29,32 @@ def register_cli(app):
         offset_clock.set_offset(total)
         click.echo(f"clock offset is now {total / 86400:.2f} days; now = {offset_clock.now().isoformat()}")
 
+    @app.cli.command("operator-access")
+    @click.argument("email")
+    @click.option("--disable/--enable", default=True, help="Disable (default; signs them out) or enable")
+    def operator_access_command(email, disable):
+        """Disable or re-enable a platform operator."""
+        from .services.platform import OperatorProblem, set_operator_active
+
+        try:
+            operator = set_operator_active(email, active=not disable)
+        except OperatorProblem as exc:
+            raise click.ClickException(str(exc))
+        click.echo(f"{operator} is now {'disabled (signed out everywhere)' if disable else 'enabled'}")
+
+    @app.cli.command("operator-password")
+    @click.argument("email")
+    def operator_password_command(email):
+        """Set a platform operator's password (prompts twice); signs them out everywhere."""
+        from .services.platform import OperatorProblem, set_operator_password
+
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        try:
+            operator = set_operator_password(email, password)
+        except OperatorProblem as exc:
+            raise click.ClickException(str(exc))
+        click.echo(f"password changed for {operator}; their sessions were revoked")
+
     @app.cli.command("create-tenant")
     @click.argument("subdomain")
     @click.option("--name", required=True, help="Clinic name")

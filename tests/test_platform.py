@@ -627,3 +627,26 @@ def test_top_failing_clinics_are_ordered_by_failures(app, clinic_a, clinic_b, fr
         top = svc.message_stats()["top_failing"]
     assert [(r["tenant"].subdomain, r["failed"]) for r in top] == [("clinicb", 3), ("clinica", 1)]
 
+
+
+def test_an_operator_can_be_disabled_and_reenabled_from_the_cli(app, op):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["operator-access", OP_EMAIL, "--disable"])
+    assert result.exit_code == 0 and "disabled" in result.output
+    assert op.get("/platform/").status_code == 302  # signed out at once
+    assert _login(op).status_code != 303
+    assert runner.invoke(args=["operator-access", OP_EMAIL, "--enable"]).exit_code == 0
+    assert _login(op).status_code == 303
+    assert runner.invoke(args=["operator-access", "nobody@ops.test"]).exit_code != 0
+
+
+def test_an_operators_password_is_changed_from_the_cli(app, op):
+    runner = app.test_cli_runner()
+    weak = runner.invoke(args=["operator-password", OP_EMAIL], input="password1234\npassword1234\n")
+    assert weak.exit_code != 0 and "common" in weak.output
+    new = "saffron kayak lantern ridge"
+    result = runner.invoke(args=["operator-password", OP_EMAIL], input=f"{new}\n{new}\n")
+    assert result.exit_code == 0
+    assert op.get("/platform/").status_code == 302  # sessions revoked
+    assert _login(op).status_code != 303
+    assert _login(op, password=new).status_code == 303

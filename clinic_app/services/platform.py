@@ -62,6 +62,30 @@ def create_operator(email, name, password):
         raise OperatorProblem(f"an operator with the email {email} already exists") from None
 
 
+def set_operator_active(email, active):
+    """Enable or disable an operator; disabling revokes their sessions at once. Raises OperatorProblem."""
+    operator = Operator.objects(email=(email or "").strip().lower()).first()
+    if operator is None:
+        raise OperatorProblem(f"no operator with the email {email}")
+    Operator.objects(pk=operator.pk).update(set__active=active)
+    if not active:
+        OperatorSession.objects(operator_id=operator.pk, revoked_at=None).update(set__revoked_at=clock.now())
+    return operator
+
+
+def set_operator_password(email, password):
+    """Change an operator's password (NIST rules) and revoke their sessions. Raises OperatorProblem."""
+    operator = Operator.objects(email=(email or "").strip().lower()).first()
+    if operator is None:
+        raise OperatorProblem(f"no operator with the email {email}")
+    problem = password_problem(password, (operator.email, operator.name))
+    if problem:
+        raise OperatorProblem(problem)
+    Operator.objects(pk=operator.pk).update(set__password_hash=hash_password(password))
+    OperatorSession.objects(operator_id=operator.pk, revoked_at=None).update(set__revoked_at=clock.now())
+    return operator
+
+
 def authenticate_operator(email, password):
     """The active operator with these credentials, or None (the same answer for every failure)."""
     if not isinstance(email, str) or not isinstance(password, str):
