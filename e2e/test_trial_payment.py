@@ -28,8 +28,8 @@ def stack(e2e_env):
     stack = e2e_env["stack"]
     if stack is None:
         pytest.skip("moves the server's clock: needs the harness's own stack, not E2E_BASE_URL")
-    if stack.env.get("TIME_TRAVEL") != "1":
-        pytest.skip("the e2e stack does not run with TIME_TRAVEL=1")
+    # The harness's own stack always runs with time travel; a stack without it is a harness bug.
+    assert stack.env.get("TIME_TRAVEL") == "1", "the e2e stack must run with TIME_TRAVEL=1"
     return stack
 
 
