@@ -193,7 +193,7 @@ def test_a_custom_role_that_someone_has_is_not_deleted(client, clinic_a, login_a
         make_user("Cleaner", status="deactivated")  # deactivated users still hold the role
     before = snapshot(in_tenant, clinic_a)
     response = client.post(f"/roles/{cleaner.pk}/delete", tenant=clinic_a, follow_redirects=True)
-    assert b"1 user still have the Cleaner role" in response.data
+    assert b"1 user still has the Cleaner role" in response.data
     assert snapshot(in_tenant, clinic_a) == before
 
 

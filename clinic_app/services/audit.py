@@ -1,8 +1,12 @@
 """Recording audit events for the signed-in user's actions."""
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bson import ObjectId
 from flask import has_request_context, request
 from flask_login import current_user
 
-from ..models import AuditEvent
+from ..models import AuditEvent, Settings
 
 
 def _describe(doc):
@@ -28,3 +32,38 @@ def record(action, target=None, changes=None, actor=None):
     if has_request_context():
         event.ip = request.remote_addr
     return event.save()
+
+
+# -- the audit log page -------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+class Page:
+    """One page of results: items, number (1-based), pages, total."""
+
+    def __init__(self, items, number, pages, total):
+        self.items, self.number, self.pages, self.total = items, number, pages, total
+
+
+def audit_actions():
+    return sorted(AuditEvent.objects.distinct("action"))
+
+
+def audit_page(action=None, actor_id=None, start=None, end=None, page=1, per_page=AUDIT_PAGE_SIZE):
+    """Audit events newest first, filtered; `start`/`end` are dates in the clinic's time zone (inclusive)."""
+    qs = AuditEvent.objects
+    if action:
+        qs = qs.filter(action=action)
+    if actor_id:
+        qs = qs.filter(actor_id=ObjectId(actor_id))
+    zone = ZoneInfo(Settings.current().timezone)
+    if start:
+        qs = qs.filter(at__gte=datetime.combine(start, time(0), zone))
+    if end:
+        qs = qs.filter(at__lt=datetime.combine(end + timedelta(days=1), time(0), zone))
+    total = qs.count()
+    pages = max(1, -(-total // per_page))
+    number = min(max(1, page), pages)
+    items = list(qs.order_by("-at", "-id").skip((number - 1) * per_page).limit(per_page))
+    return Page(items, number, pages, total)

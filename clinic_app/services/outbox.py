@@ -132,7 +132,7 @@ def retry(message_id):
 
 def message_page(status=None, page=1, per_page=PAGE_SIZE):
     """This clinic's outbox, newest first, optionally one status; served by a tenant-prefixed index."""
-    from .staff import Page
+    from .audit import Page
 
     qs = OutboundMessage.objects
     if status:

@@ -4,7 +4,7 @@ from flask_login import current_user
 
 from ...models import UserSession
 from ...permissions import require_login
-from ...services import staff
+from ...services import account, staff
 from ...services.auth import end_session
 from ...web import htmx_redirect, render
 from .forms import NameForm, PasswordChangeForm
@@ -33,7 +33,7 @@ def _page(block=None, status=200, name_form=None, password_form=None):
     return render("account/index.html", block=block, status=status,
                   name_form=name_form or NameForm(formdata=None, data={"name": me.name}),
                   password_form=password_form or _password_form(formdata=None),
-                  sessions=staff.active_sessions(me), this_session=me.current_session)
+                  sessions=account.active_sessions(me), this_session=me.current_session)
 
 
 @bp.get("")
@@ -49,7 +49,7 @@ def change_name():
     """Change my name."""
     form = NameForm()
     if form.validate_on_submit():
-        if staff.change_name(_me(), form.name.data):
+        if account.change_name(_me(), form.name.data):
             flash("Your name is saved.", "success")
         return htmx_redirect(url_for("account.index"))
     return _page(block="name_form", status=422, name_form=form)
@@ -62,11 +62,11 @@ def change_password():
     form = _password_form()
     if form.validate_on_submit():
         try:
-            ok = staff.verify_current_password(_me(), form.current_password.data)
+            ok = account.verify_current_password(_me(), form.current_password.data)
         except staff.TooManyAttempts as exc:
             abort(429, description=str(exc))
         if ok:
-            staff.change_password(_me(), form.password.data, keep_session=current_user.current_session)
+            account.change_password(_me(), form.password.data, keep_session=current_user.current_session)
             flash("Your password is changed. Your other sessions were signed out.", "success")
             return htmx_redirect(url_for("account.index"))
         form.current_password.errors.append("This is not your current password.")
@@ -78,7 +78,7 @@ def change_password():
 def revoke_session(session_id):
     """Sign one of my sessions out (this one too: that is signing out)."""
     record = get_session_or_404(session_id)
-    staff.revoke_session(_me(), record)
+    account.revoke_session(_me(), record)
     if record.pk == current_user.current_session.pk:
         end_session(_me())
         flash("You have been signed out.", "success")
@@ -91,6 +91,6 @@ def revoke_session(session_id):
 @require_login
 def revoke_other_sessions():
     """Sign out every session but this one."""
-    count = staff.revoke_other_sessions(_me(), current_user.current_session)
+    count = account.revoke_other_sessions(_me(), current_user.current_session)
     flash(f"Signed out {count} other session{'' if count == 1 else 's'}.", "success")
     return htmx_redirect(url_for("account.index"))

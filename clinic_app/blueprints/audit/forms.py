@@ -2,7 +2,8 @@ from wtforms import DateField, Form, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional, ValidationError
 
-from ...services.staff import audit_actions, list_staff
+from ...services.audit import audit_actions
+from ...services.staff import list_staff
 
 
 class AuditFilterForm(Form):

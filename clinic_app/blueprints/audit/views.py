@@ -2,7 +2,7 @@
 from flask import Blueprint, request, url_for
 
 from ...permissions import require_permission
-from ...services import staff
+from ...services import audit
 from ...web import render, wants_fragment
 from .forms import AuditFilterForm
 
@@ -15,7 +15,7 @@ def index():
     """Audit events, filtered by action, actor and dates; the results block is the htmx fragment."""
     form = AuditFilterForm(request.args)
     valid = form.validate()
-    page = staff.audit_page(form.action.data, form.actor.data, form.start.data, form.end.data,
+    page = audit.audit_page(form.action.data, form.actor.data, form.start.data, form.end.data,
                             page=request.args.get("page", 1, type=int)) if valid else None
     # A fragment swaps only the results; the filter form comes along out of band when it
     # shows errors or had shown them (so they appear beside the fields, and then go away).

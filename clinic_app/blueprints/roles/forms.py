@@ -3,7 +3,7 @@ from wtforms import IntegerField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from ...services.staff import PERMISSION_KEYS, role_name_taken
+from ...services.roles import PERMISSION_KEYS, role_name_taken
 
 
 def _strip(value):

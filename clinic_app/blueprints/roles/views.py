@@ -3,7 +3,7 @@ from flask import Blueprint, abort, flash, url_for
 
 from ...models import Role
 from ...permissions import ACTIONS, RESOURCES, label, require_permission
-from ...services import staff
+from ...services import roles, staff
 from ...web import htmx_redirect, render
 from .forms import RoleForm
 
@@ -22,16 +22,16 @@ def _form_page(form, role=None, status=200):
     # The Admin role is shown as what it always is: everything.
     full = role is not None and role.is_admin
     return render("roles/edit.html", block="form", status=status, form=form, role=role,
-                  granted=set(staff.PERMISSION_KEYS) if full else set(form.permissions.data or []),
+                  granted=set(roles.PERMISSION_KEYS) if full else set(form.permissions.data or []),
                   matrix=[(res, label(res), actions) for res, actions in RESOURCES.items()], actions=ACTIONS,
-                  users=staff.role_user_counts().get(role.pk, 0) if role is not None else 0)
+                  users=roles.role_user_counts().get(role.pk, 0) if role is not None else 0)
 
 
 @bp.get("/")
 @require_permission("roles", "read")
 def index():
     """Every role with how many users have it."""
-    return render("roles/index.html", roles=staff.roles_by_level(), counts=staff.role_user_counts())
+    return render("roles/index.html", roles=staff.roles_by_level(), counts=roles.role_user_counts())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -41,8 +41,8 @@ def create():
     form = RoleForm()
     if form.validate_on_submit():
         try:
-            role = staff.create_role(form.name.data, form.level.data,
-                                     staff.permissions_from_keys(form.permissions.data))
+            role = roles.create_role(form.name.data, form.level.data,
+                                     roles.permissions_from_keys(form.permissions.data))
         except staff.NameTaken as exc:
             form.name.errors.append(str(exc))
         else:
@@ -57,7 +57,7 @@ def edit(role_id):
     """A role's permission matrix (read-only for the Admin role)."""
     role = get_role_or_404(role_id)
     form = RoleForm(role=role, data={"name": role.name, "level": role.level,
-                                     "permissions": sorted(staff.permission_keys(role.permissions))})
+                                     "permissions": sorted(roles.permission_keys(role.permissions))})
     return _form_page(form, role)
 
 
@@ -71,7 +71,7 @@ def update(role_id):
     form = RoleForm(role=role)
     if form.validate_on_submit():
         try:
-            changes = staff.update_role(role, staff.permissions_from_keys(form.permissions.data),
+            changes = roles.update_role(role, roles.permissions_from_keys(form.permissions.data),
                                         name=form.name.data if "name" in form else None, level=form.level.data)
         except staff.NameTaken as exc:
             form.name.errors.append(str(exc))
@@ -87,7 +87,7 @@ def delete(role_id):
     """Delete a custom role that nobody has."""
     role = get_role_or_404(role_id)
     try:
-        staff.delete_role(role)
+        roles.delete_role(role)
     except staff.StaffError as exc:
         flash(str(exc), "error")
         return htmx_redirect(url_for("roles.edit", role_id=role.pk))

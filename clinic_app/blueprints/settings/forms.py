@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...models.settings import CURRENCIES, DATE_FORMATS
-from ...services.staff import SETTINGS_FIELDS
+from ...services.clinic_settings import SETTINGS_FIELDS
 
 _EXAMPLE = date(2026, 12, 31)
 _HHMM = r"^(?:[01]\d|2[0-3]):[0-5]\d$"

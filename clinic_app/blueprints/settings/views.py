@@ -3,7 +3,7 @@ from flask import Blueprint, flash, url_for
 
 from ...models import Settings
 from ...permissions import require_permission
-from ...services import staff
+from ...services import clinic_settings
 from ...web import htmx_redirect, render
 from .forms import SettingsForm
 
@@ -23,7 +23,7 @@ def update():
     """Save the clinic's settings."""
     form = SettingsForm()
     if form.validate_on_submit():
-        changes = staff.update_settings(form.values())
+        changes = clinic_settings.update_settings(form.values())
         flash("Settings saved." if changes else "Nothing changed.", "success")
         return htmx_redirect(url_for("settings.edit"))
     return render("settings/edit.html", block="form", status=422, form=form)

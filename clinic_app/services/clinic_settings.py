@@ -1,0 +1,34 @@
+"""The clinic's settings; the clinic name is the tenant's name too (header, emails)."""
+from ..models import Settings, Tenant
+from ..tenancy import current_tenant, resolver
+from . import audit
+from .staff import _change
+
+
+SETTINGS_FIELDS = ("clinic_name", "timezone", "currency", "date_format", "idle_timeout_minutes", "slot_minutes",
+                   "allow_double_booking", "work_day_start", "work_day_end", "working_days", "reminder_leads",
+                   "quiet_start", "quiet_end")
+
+
+def update_settings(values):
+    """Apply `values` (field -> value) to the clinic's settings; returns the changes (may be empty).
+
+    The clinic name is the tenant's name too (header, emails).
+    """
+    settings = Settings.current()
+    changes = {}
+    for field in SETTINGS_FIELDS:
+        before, after = getattr(settings, field), values[field]
+        if before != after:
+            changes[field] = _change(before, after)
+            setattr(settings, field, after)
+    if not changes:
+        return changes
+    settings.save()
+    if "clinic_name" in changes:
+        tenant = current_tenant()
+        Tenant.objects(pk=tenant.pk).update(set__name=settings.clinic_name)
+        tenant.name = settings.clinic_name
+        resolver().invalidate(tenant.subdomain)
+    audit.record("settings.update", target=settings, changes=changes)
+    return changes
