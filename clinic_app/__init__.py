@@ -58,13 +58,21 @@ def create_app(config=None):
             "canonical_url": tenancy.canonical_url,
         }
 
-    # Shared macros as globals: jinja2-fragments renders a block without the
-    # template's top-level imports, so blocks must find render_field globally.
-    macros = app.jinja_env.get_template("components/macros.html").module
-    app.jinja_env.globals["render_field"] = macros.render_field
     from .localtime import local_date, local_time
 
-    app.jinja_env.globals.update(local_time=local_time, local_date=local_date)
+    app.jinja_env.globals.update(local_time=local_time, local_date=local_date, page_url=_page_url)
+    # Shared macros as globals: jinja2-fragments renders a block without the
+    # template's top-level imports, so blocks must find them globally. (After the
+    # globals above: the macro module sees the globals present when it is made.)
+    macros = app.jinja_env.get_template("components/macros.html").module
+    app.jinja_env.globals.update(render_field=macros.render_field, pager=macros.pager)
 
     _ = models  # documents registered
     return app
+
+
+def _page_url(number):
+    """This request's URL with the same query string and another page number (for pagers)."""
+    from flask import request, url_for
+
+    return url_for(request.endpoint, **{**(request.view_args or {}), **request.args.to_dict(), "page": number})

@@ -7,6 +7,7 @@ from flask import has_request_context, request
 from flask_login import current_user
 
 from ..models import AuditEvent, Settings
+from ..pagination import paginate
 
 
 def _describe(doc):
@@ -39,13 +40,6 @@ def record(action, target=None, changes=None, actor=None):
 AUDIT_PAGE_SIZE = 50
 
 
-class Page:
-    """One page of results: items, number (1-based), pages, total."""
-
-    def __init__(self, items, number, pages, total):
-        self.items, self.number, self.pages, self.total = items, number, pages, total
-
-
 def audit_actions():
     return sorted(AuditEvent.objects.distinct("action"))
 
@@ -62,8 +56,4 @@ def audit_page(action=None, actor_id=None, start=None, end=None, page=1, per_pag
         qs = qs.filter(at__gte=datetime.combine(start, time(0), zone))
     if end:
         qs = qs.filter(at__lt=datetime.combine(end + timedelta(days=1), time(0), zone))
-    total = qs.count()
-    pages = max(1, -(-total // per_page))
-    number = min(max(1, page), pages)
-    items = list(qs.order_by("-at", "-id").skip((number - 1) * per_page).limit(per_page))
-    return Page(items, number, pages, total)
+    return paginate(qs.order_by("-at", "-id"), page, per_page)

@@ -132,14 +132,9 @@ def retry(message_id):
 
 def message_page(status=None, page=1, per_page=PAGE_SIZE):
     """This clinic's outbox, newest first, optionally one status; served by a tenant-prefixed index."""
-    from .audit import Page
+    from ..pagination import paginate
 
     qs = OutboundMessage.objects
     if status:
         qs = qs.filter(status=status)
-    total = qs.count()
-    pages = max(1, -(-total // per_page))
-    number = min(max(1, page), pages)
-    items = list(qs.order_by("-created_at").skip((number - 1) * per_page).limit(per_page)
-                 .exclude("text_body", "html_body"))
-    return Page(items, number, pages, total)
+    return paginate(qs.order_by("-created_at").exclude("text_body", "html_body"), page, per_page)

@@ -59,10 +59,10 @@ def search(q="", include_inactive=False):
 
 def page_of(qs, page, per_page=PER_PAGE):
     """(items, page, pages, total) for a 1-based page number."""
-    total = qs.count()
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    return list(qs.skip((page - 1) * per_page).limit(per_page)), page, pages, total
+    from ..pagination import paginate
+
+    p = paginate(qs, page, per_page)
+    return p.items, p.number, p.pages, p.total
 
 
 def likely_duplicates(first_name, last_name, date_of_birth=None, phone=None, email=None, exclude=None):

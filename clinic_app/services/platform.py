@@ -16,6 +16,7 @@ from rq.job import Job
 from .. import clock
 from ..clock import as_utc
 from ..extensions import get_queue
+from ..pagination import paginate
 from ..models import OutboundMessage, Patient, Tenant, User, UserSession
 from ..models.platform import Operator, OperatorAction, OperatorSession
 from ..models.users import token_hash
@@ -204,14 +205,10 @@ def clinic_page(q="", state="", page=1, now=None):
         query &= Q(name__istartswith=q) | Q(subdomain__startswith=q.lower())
     if state:
         query &= state_filter(state, now)
-    qs = Tenant.objects(query)
-    total = qs.count()
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(1, page), pages)
-    tenants = list(qs.order_by("subdomain").skip((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
-    stats = clinic_stats([t.pk for t in tenants])
-    rows = [ClinicRow(t, clinic_state(t, now), **stats.get(t.pk, {})) for t in tenants]
-    return ClinicPage(rows, page, pages, total)
+    found = paginate(Tenant.objects(query).order_by("subdomain"), page, PAGE_SIZE)
+    stats = clinic_stats([t.pk for t in found.items])
+    rows = [ClinicRow(t, clinic_state(t, now), **stats.get(t.pk, {})) for t in found.items]
+    return ClinicPage(rows, found.number, found.pages, found.total)
 
 
 def clinic_stats(tenant_ids):

@@ -14,6 +14,7 @@ from ...extensions import csrf
 from ...models import Patient
 from ...permissions import require_permission
 from ...services import patients as patient_svc
+from ..common import get_or_404  # a 404 here answers in JSON (api_not_found)
 from .schemas import AppointmentIn, AppointmentPatch, PatientIn, PatientPatch
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -67,17 +68,6 @@ def paging():
     return page, per_page
 
 
-def get_or_404(model, doc_id):
-    try:
-        oid = ObjectId(doc_id)
-    except (InvalidId, TypeError):
-        abort(fail(404, "Not found."))
-    doc = model.objects(pk=oid).first()
-    if doc is None:
-        abort(fail(404, "Not found."))
-    return doc
-
-
 def patient_json(p):
     return {
         "id": str(p.pk), "record_number": p.record_number, "first_name": p.first_name,
@@ -89,8 +79,8 @@ def patient_json(p):
     }
 
 
-def page_meta(page, per_page, total):
-    return {"page": page, "per_page": per_page, "total": total, "pages": max(1, -(-total // per_page))}
+def page_meta(page, per_page, total, pages):
+    return {"page": page, "per_page": per_page, "total": total, "pages": pages}
 
 
 @bp.get("/patients")
@@ -100,8 +90,8 @@ def patients_list():
     q = request.args.get("q", "")[:100]
     page, per_page = paging()
     qs = patient_svc.search(q, include_inactive=request.args.get("archived") == "1")
-    items, page, _, total = patient_svc.page_of(qs, page, per_page)
-    return ok([patient_json(p) for p in items], meta=page_meta(page, per_page, total))
+    items, page, pages, total = patient_svc.page_of(qs, page, per_page)
+    return ok([patient_json(p) for p in items], meta=page_meta(page, per_page, total, pages))
 
 
 @bp.get("/patients/<patient_id>")
@@ -211,8 +201,8 @@ def appointments_list():
             return fail(400, "Unknown status.", {"status": f"one of {', '.join(STATUSES)}"})
         qs = qs.filter(status=status)
     page, per_page = paging()
-    items, page, _, total = patient_svc.page_of(qs.order_by("start"), page, per_page)
-    return ok([appointment_json(a) for a in items], meta=page_meta(page, per_page, total))
+    items, page, pages, total = patient_svc.page_of(qs.order_by("start"), page, per_page)
+    return ok([appointment_json(a) for a in items], meta=page_meta(page, per_page, total, pages))
 
 
 @bp.get("/appointments/<appointment_id>")

@@ -1,5 +1,5 @@
 """The audit log: who changed what, newest first. Read-only: there are no edit or delete routes."""
-from flask import Blueprint, request, url_for
+from flask import Blueprint, request
 
 from ...permissions import require_permission
 from ...services import audit
@@ -21,9 +21,4 @@ def index():
     # shows errors or had shown them (so they appear beside the fields, and then go away).
     oob = wants_fragment() and (not valid or request.headers.get("X-Audit-Filter-Errors") == "1")
     return render("audit/index.html", block="results", status=200 if valid else 422, form=form, page=page,
-                  oob_filters=oob, page_url=_page_url)
-
-
-def _page_url(number):
-    """This page's URL with the same filters and another page number."""
-    return url_for("audit.index", **{**request.args.to_dict(), "page": number})
+                  oob_filters=oob)

@@ -1,5 +1,5 @@
 """Messages: every email of this clinic with its delivery status, newest first. Read-only."""
-from flask import Blueprint, request, url_for
+from flask import Blueprint, request
 
 from ...permissions import require_permission
 from ...services import outbox
@@ -16,10 +16,4 @@ def index():
     form = MessageFilterForm(request.args)
     valid = form.validate()
     page = outbox.message_page(form.status.data, page=request.args.get("page", 1, type=int)) if valid else None
-    return render("messages/index.html", block="results", status=200 if valid else 422, form=form, page=page,
-                  page_url=_page_url)
-
-
-def _page_url(number):
-    """This page's URL with the same filter and another page number."""
-    return url_for("messages.index", **{**request.args.to_dict(), "page": number})
+    return render("messages/index.html", block="results", status=200 if valid else 422, form=form, page=page)

@@ -8,8 +8,6 @@ operator session (checked in `before_request`, so a new route is closed by defau
 """
 from urllib.parse import urlsplit
 
-from bson import ObjectId
-from bson.errors import InvalidId
 from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, request, session, url_for
 
 from ... import clock
@@ -17,6 +15,7 @@ from ...extensions import throttle
 from ...models import Tenant
 from ...services import platform as svc
 from ...services.subscription import standing
+from ..common import get_or_404
 from ...web import htmx_redirect, render
 from ..common import page_number
 from .forms import (
@@ -123,23 +122,11 @@ def clinics():
     form = ClinicFilterForm(request.args)
     valid = form.validate()
     page = svc.clinic_page(form.q.data or "", form.state.data or "", page_number()) if valid else None
-    return render("platform/clinics.html", block="results", status=200 if valid else 422, form=form, page=page,
-                  page_url=_page_url)
-
-
-def _page_url(number):
-    return url_for("platform.clinics", **{**request.args.to_dict(), "page": number})
+    return render("platform/clinics.html", block="results", status=200 if valid else 422, form=form, page=page)
 
 
 def get_tenant_or_404(tenant_id):
-    try:
-        oid = ObjectId(tenant_id)
-    except (InvalidId, TypeError):
-        abort(404)
-    tenant = Tenant.objects(pk=oid).first()
-    if tenant is None:
-        abort(404)
-    return tenant
+    return get_or_404(Tenant, tenant_id)
 
 
 def _clinic_page(tenant, status=200, **forms):
