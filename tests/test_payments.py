@@ -74,7 +74,7 @@ def start_sandbox_checkout(client, tenant):
     page = client.get(url)
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    assert "49.00 USD" in text and tenant.name in text
+    assert "$49.00" in text and tenant.name in text
     assert 'id="sandbox-pay-form"' in text and "Cancel" in text
     return hidden_fields(text)
 
@@ -144,7 +144,7 @@ def test_the_page_shows_plan_state_dates_price_what_next_and_no_payments_yet(cli
     text = client.get("/subscription", tenant=trial_clinic).get_data(as_text=True)
     assert 'data-plan="trial"' in text and 'data-state="trial"' in text
     assert "09 Mar 2026" in text  # paid through: trial end
-    assert "Monthly plan: <strong>49.00 USD</strong> for 30 days" in text
+    assert "Monthly plan: <strong>$49.00</strong> for 30 days" in text
     assert '<strong id="renewal-until">08 Apr 2026</strong>' in text  # 30 days after the trial's end
     assert 'id="checkout-form"' in text and "Sandbox payments" in text
     assert 'id="no-payments"' in text
@@ -174,7 +174,7 @@ def test_a_clinic_in_grace_pays_in_the_sandbox_and_can_write_again(
     assert as_utc(tenant.subscription.expires_at) == now + MONTH
     assert standing(tenant, now).state is State.ACTIVE
     page = client.get("/subscription", tenant=trial_clinic).get_data(as_text=True)
-    assert "Payment received: 49.00 USD" in page
+    assert "Payment received: $49.00" in page
     assert 'data-state="active"' in page and 'id="grace-banner"' not in page
     assert f'data-provider-ref="{fields["session"]}"' in page
     assert client.post("/_probe/settings", data={"name": "Renamed"}, tenant=trial_clinic).status_code == 200
@@ -194,7 +194,7 @@ def test_a_clinic_in_grace_pays_in_the_sandbox_and_can_write_again(
     receipt = [m for m in mail() if m["Subject"].startswith("Receipt")]
     assert len(receipt) == 1
     body = receipt[0].get_body(("plain",)).get_content()
-    assert "49.00 USD" in body and fields["session"] in body and "http://payclinic.localhost:5000/subscription" in body
+    assert "$49.00" in body and fields["session"] in body and "http://payclinic.localhost:5000/subscription" in body
 
 
 def test_a_suspended_clinic_reaches_the_subscription_page_pays_and_is_unsuspended(
@@ -361,7 +361,7 @@ def test_a_signed_stripe_event_pays_for_the_clinic_it_names(app, trial_clinic, f
         payment = SubscriptionPayment.objects.get()
         assert (payment.provider, payment.provider_ref, payment.event_id) == (
             "stripe", event["data"]["object"]["id"], event["id"])
-        assert payment.amount_display == "49.00 USD" and payment.paid_by_id is None
+        assert payment.amount_display == "$49.00" and payment.paid_by_id is None
         assert AuditEvent.objects.get(action="subscription.paid").actor is None
         assert OutboundMessage.objects(kind="receipt").count() == 1
 

@@ -2,6 +2,7 @@
 from mongoengine import DateTimeField, IntField, ObjectIdField, StringField
 
 from .. import clock
+from ..money import format_money
 from ..tenancy import TenantDocument
 
 PAYMENT_PROVIDERS = ("sandbox", "stripe")
@@ -37,15 +38,3 @@ class SubscriptionPayment(TenantDocument):
     @property
     def amount_display(self):
         return format_money(self.amount_cents, self.currency)
-
-
-# Currencies whose smallest unit is the whole unit (Stripe's list, the ones a clinic might use).
-ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "XOF", "XAF", "UGX", "RWF", "PYG"})
-
-
-def format_money(cents, currency):
-    """49.00 USD, 4900 JPY: an amount in the currency's smallest unit, for people."""
-    currency = (currency or "").upper()
-    if currency in ZERO_DECIMAL:
-        return f"{int(cents):,} {currency}"
-    return f"{int(cents) / 100:,.2f} {currency}"

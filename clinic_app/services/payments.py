@@ -31,7 +31,7 @@ from pymongo.errors import DuplicateKeyError
 from .. import clock
 from ..clock import as_utc
 from ..models import AdminProfile, OutboundMessage, SubscriptionPayment, Tenant
-from ..models.billing import format_money
+from ..money import format_money
 from ..tenancy import canonical_url, resolver, tenant_context
 from . import audit
 from .notifications import queue_email, render_email

@@ -6,66 +6,15 @@ validated by strict pydantic models before anything reaches a query.
 """
 from bson import ObjectId
 from bson.errors import InvalidId
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import abort, request
 from flask_login import current_user
-from pydantic import ValidationError
 
-from ...extensions import csrf
 from ...models import Patient
 from ...permissions import require_permission
 from ...services import patients as patient_svc
 from ..common import get_or_404  # a 404 here answers in JSON (api_not_found)
+from .base import MAX_PER_PAGE, body, bp, fail, ok, page_meta, paging  # noqa: F401
 from .schemas import AppointmentIn, AppointmentPatch, PatientIn, PatientPatch
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
-
-MAX_PER_PAGE = 100
-
-
-@bp.before_request
-def csrf_for_cookie_sessions():
-    """Bearer tokens are not ambient credentials; cookie sessions still need the CSRF header."""
-    if request.method in ("GET", "HEAD", "OPTIONS") or not current_app.config["WTF_CSRF_ENABLED"]:
-        return
-    if request.headers.get("Authorization", "").lower().startswith("bearer "):
-        return
-    csrf.protect()
-
-
-def ok(data, status=200, **extra):
-    response = jsonify({"success": True, "data": data, **extra})
-    response.status_code = status
-    return response
-
-
-def fail(status, message, fields=None):
-    error = {"code": status, "message": message}
-    if fields:
-        error["fields"] = fields
-    response = jsonify({"success": False, "error": error})
-    response.status_code = status
-    return response
-
-
-def body(schema):
-    """Parse the JSON body with `schema`; abort 400 with per-field messages."""
-    if not request.is_json:
-        abort(fail(415, "Send a JSON body with Content-Type: application/json."))
-    try:
-        return schema.model_validate_json(request.get_data() or b"{}")
-    except ValidationError as exc:
-        fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
-        abort(fail(400, "The request body is not valid.", fields))
-
-
-def paging():
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-        per_page = min(MAX_PER_PAGE, max(1, int(request.args.get("per_page", 25))))
-    except ValueError:
-        abort(fail(400, "page and per_page must be integers."))
-    return page, per_page
 
 
 def patient_json(p):
@@ -77,10 +26,6 @@ def patient_json(p):
         "created_at": p.created_at.isoformat() if p.created_at else None,
         "updated_at": p.updated_at.isoformat() if p.updated_at else None,
     }
-
-
-def page_meta(page, per_page, total, pages):
-    return {"page": page, "per_page": per_page, "total": total, "pages": pages}
 
 
 @bp.get("/patients")
@@ -127,11 +72,6 @@ def patients_update(patient_id):
     data.update({k: v for k, v in given.items() if not (k in ("first_name", "last_name", "sex") and v is None)})
     patient_svc.update_patient(patient, data)
     return ok(patient_json(patient))
-
-
-@bp.errorhandler(404)
-def api_not_found(exc):
-    return fail(404, "Not found.")
 
 
 

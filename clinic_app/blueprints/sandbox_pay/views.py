@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, flash, g, request, url_for
 from flask_login import current_user
 
 from ...extensions import csrf
-from ...models.billing import format_money
+from ...money import format_money
 from ...permissions import require_permission
 from ...services import payments
 from ...tenancy import allow_when_suspended

@@ -2,7 +2,7 @@
 from flask import Blueprint, flash, g, request, url_for
 
 from ...models import SubscriptionPayment
-from ...models.billing import format_money
+from ...money import format_money
 from ...permissions import require_permission
 from ...services import payments
 from ...tenancy import allow_when_suspended

@@ -1,0 +1,60 @@
+"""Money: integer minor units of a currency, formatted and parsed with Babel.
+
+Babel (CLDR data) knows each currency's number of decimals (JPY 0, USD 2, KWD 3) and
+each locale's symbol placement and separators, so nothing here keeps its own list.
+"""
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from babel.numbers import format_currency, get_currency_precision
+
+DEFAULT_LOCALE = "en_US"
+
+
+class MoneyError(ValueError):
+    """An amount that cannot be read as money in the given currency."""
+
+
+def decimals(currency):
+    """Digits after the point in `currency`'s minor unit: JPY 0, USD 2, KWD 3."""
+    return get_currency_precision((currency or "").upper())
+
+
+def to_major(minor, currency):
+    """Integer minor units -> exact Decimal in major units (1234 USD -> Decimal('12.34'))."""
+    return Decimal(int(minor)).scaleb(-decimals(currency))
+
+
+def to_minor(amount, currency):
+    """'12.34' / Decimal / int in major units -> integer minor units; raises MoneyError.
+
+    Refuses more decimals than the currency has (no silent rounding of what a person typed)."""
+    places = decimals(currency)
+    try:
+        value = Decimal(str(amount).strip().replace(",", ""))
+    except (InvalidOperation, ValueError) as exc:
+        raise MoneyError("Enter an amount such as 12.50.") from exc
+    if not value.is_finite():
+        raise MoneyError("Enter an amount such as 12.50.")
+    scaled = value.scaleb(places)
+    if scaled != scaled.to_integral_value():
+        raise MoneyError(f"Use at most {places} decimal places." if places else "Use whole amounts.")
+    if abs(scaled) >= 10**15:
+        raise MoneyError("That amount is too large.")
+    return int(scaled)
+
+
+def round_half_up(value):
+    """Nearest integer, halves away from zero (the billing rounding rule)."""
+    return int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def format_money(minor, currency, locale=None):
+    """'$1,234.50', '¥4,900', 'KWD 1.250': integer minor units for people, in `locale`."""
+    currency = (currency or "").upper()
+    return format_currency(to_major(minor, currency), currency, locale=locale or DEFAULT_LOCALE)
+
+
+def major_str(minor, currency):
+    """'1234.50': plain major units with the currency's decimals (CSV, form values, JSON)."""
+    places = decimals(currency)
+    return f"{to_major(minor, currency):.{places}f}"
