@@ -14,15 +14,6 @@ from .platform import Operator, OperatorAction, OperatorSession  # noqa: F401
 from .reminders import Reminder  # noqa: F401
 
 
-# (kind, model, time field) of extra per-patient records for the patient
-# timeline; areas such as prescriptions, labs and invoices append theirs.
-TIMELINE_SOURCES = []
-
-
-def registry_timeline_sources():
-    return list(TIMELINE_SOURCES)
-
-
 def all_documents():
     """Every concrete document class, for ensure-indexes and test clean-up."""
     from mongoengine import Document

@@ -143,13 +143,12 @@ def timeline(patient, before=None, per_page=TIMELINE_PAGE):
     a page costs the same with ten visits or ten thousand.
     """
     entries = []
+    # (kind, model, time field): each area that keeps per-patient records adds its line
+    # here and a matching entry in templates/patients/_timeline.html.
     sources = [
         ("appointment", Appointment, "start"),
         ("visit", Visit, "started_at"),
     ]
-    from ..models import registry_timeline_sources
-
-    sources += registry_timeline_sources()
     for kind, model, field in sources:
         qs = model.objects(patient=patient)
         if before is not None:
