@@ -3,6 +3,7 @@ import click
 from flask import current_app
 
 from .extensions import ensure_indexes
+from .services.roles import grant_new_resources
 
 
 def register_cli(app):
@@ -10,7 +11,8 @@ def register_cli(app):
     def ensure_indexes_command():
         """Create every collection's indexes (idempotent)."""
         ensure_indexes()
-        click.echo("indexes ensured")
+        roles = grant_new_resources()
+        click.echo(f"indexes ensured; {roles} default roles given new resources")
 
     @app.cli.command("time-travel")
     @click.option("--days", type=float, default=0.0)

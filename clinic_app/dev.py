@@ -207,11 +207,13 @@ def main(argv=None):
         from . import create_app
         from .extensions import ensure_indexes
         from .services.demo import demo_logins, seed_demo
+        from .services.roles import grant_new_resources
         from .tenancy import canonical_url
 
         app = create_app()
         with app.app_context():
             ensure_indexes()
+            grant_new_resources()
             tenant, _ = seed_demo()
             print("\n  clinic_app is up:\n"
                   f"    apex (sign up a clinic): {canonical_url(None, '/')}\n"

@@ -21,9 +21,15 @@ RESOURCES = {
     "subscription": ("read", "update"),
     "audit": ("read",),
     "messages": ("read",),
+    # Added with pharmacy, laboratory and billing; existing clinics' default roles get their
+    # defaults through services.roles.grant_new_resources (run by ensure-indexes).
+    "dispensing": ("create", "read", "delete"),
+    "lab_catalogue": ACTIONS,
+    "price_list": ACTIONS,
+    "reports": ("read",),
 }
 
-LABELS = {"lab_results": "Lab results"}
+LABELS = {"lab_results": "Lab results", "lab_catalogue": "Lab catalogue", "price_list": "Price list"}
 
 C, R, U, D = ACTIONS
 CRUD, CRU, CR, RO = [C, R, U, D], [C, R, U], [C, R], [R]
@@ -33,19 +39,22 @@ DEFAULT_ROLES = {
     "Doctor": {
         "patients": CRU, "appointments": CRUD, "visits": CRU, "prescriptions": CRUD,
         "lab_results": CRU, "invoices": RO, "inventory": RO, "staff": RO, "settings": RO,
+        "dispensing": RO, "lab_catalogue": CRUD, "price_list": RO,
     },
     "Nurse": {
         "patients": CRU, "appointments": CRU, "visits": CRU, "prescriptions": RO,
         "lab_results": CRU, "inventory": RO, "staff": RO, "settings": RO,
+        "dispensing": CR, "lab_catalogue": RO,
     },
     "Receptionist": {
         "patients": CRU, "appointments": CRUD, "invoices": CR, "staff": RO, "settings": RO,
+        "price_list": RO,
     },
     "Accountant": {
         "patients": RO, "appointments": RO, "invoices": CRUD, "inventory": RO,
-        "settings": RO, "subscription": RO,
+        "settings": RO, "subscription": RO, "price_list": CRUD, "reports": RO,
     },
-    "Medical Representative": {"inventory": CRUD, "settings": RO},
+    "Medical Representative": {"inventory": CRUD, "settings": RO, "dispensing": [C, R, D]},
 }
 ROLE_LEVELS = {"Admin": 100, "Doctor": 80, "Nurse": 60, "Receptionist": 40, "Accountant": 40,
                "Medical Representative": 20}
@@ -58,9 +67,10 @@ NAV = [
     ("appointments", "appointments.index", "Appointments"),
     ("visits", "visits.index", "Visits"),
     ("prescriptions", "prescriptions.index", "Prescriptions"),
-    ("lab_results", "labs.index", "Lab results"),
+    ("lab_results", "labs.index", "Lab"),
     ("invoices", "billing.index", "Invoices"),
-    ("inventory", "inventory.index", "Inventory"),
+    ("inventory", "inventory.index", "Pharmacy"),
+    ("reports", "reports.index", "Reports"),
     ("staff", "staff.index", "Staff"),
     ("roles", "roles.index", "Roles"),
     ("settings", "settings.edit", "Settings"),

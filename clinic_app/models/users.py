@@ -30,6 +30,9 @@ class Role(TenantDocument):
     # resource -> list of actions, e.g. {"patients": ["create", "read"]}
     permissions = DictField(field=ListField(StringField()))
     system = BooleanField(default=False)  # a default role: cannot be renamed or deleted
+    # Resources whose default grants this role has been offered (see services.roles.grant_new_resources),
+    # so a resource an Admin later took away is not granted again.
+    offered = ListField(StringField(), db_field="offeredResources")
 
     def allows(self, resource, action):
         return action in (self.permissions or {}).get(resource, [])

@@ -28,7 +28,7 @@ from ..clock import as_utc
 from ..extensions import redis_conn
 from ..models import AdminProfile, Role, Settings, Tenant, User
 from ..models import all_documents
-from ..permissions import DEFAULT_ROLES, ROLE_LEVELS
+from ..permissions import DEFAULT_ROLES, RESOURCES, ROLE_LEVELS
 from ..tenancy import RESERVED_SUBDOMAINS, TenantDocument, canonical_url, resolver, tenant_context
 from .notifications import queue_email, render_email
 from .passwords import hash_password
@@ -44,7 +44,8 @@ class SubdomainTaken(Exception):
 
 def create_default_roles():
     return {
-        name: Role(name=name, level=ROLE_LEVELS[name], permissions=perms, system=True).save()
+        name: Role(name=name, level=ROLE_LEVELS[name], permissions=perms, system=True,
+                    offered=list(RESOURCES)).save()
         for name, perms in DEFAULT_ROLES.items()
     }
 

@@ -2,7 +2,7 @@
 from mongoengine import NotUniqueError
 
 from ..models import Role, User
-from ..permissions import RESOURCES, clean_permissions
+from ..permissions import DEFAULT_ROLES, RESOURCES, clean_permissions
 from . import audit
 from .staff import NameTaken, RoleInUse, StaffError, _change
 
@@ -112,3 +112,23 @@ def delete_role(role):
         raise RoleInUse(f"Someone was just given the {role.name} role. Nothing was deleted.")
     audit.record("role.delete", target=role,
                  changes={"name": _change(role.name, None), "removed": _ordered(role.permissions)})
+
+
+def grant_new_resources():
+    """Give every clinic's default roles the default grants of resources added since the
+    clinic was created (once per role and resource: `offered` remembers, so an Admin's later
+    removal sticks). Idempotent; returns the number of roles changed. A platform-wide
+    migration, hence the one cross-clinic call."""
+    changed = 0
+    for role in Role.all_tenants().filter(system=True, name__in=list(DEFAULT_ROLES)).only(
+            "id", "tenant_id", "name", "permissions", "offered"):
+        new = [res for res in RESOURCES if res not in (role.offered or [])]
+        if not new:
+            continue
+        grants = DEFAULT_ROLES[role.name]
+        updates = {f"set__permissions__{res}": list(grants[res]) for res in new if grants.get(res)}
+        # Conditional on the role not having moved on meanwhile (two nodes starting at once).
+        done = Role.all_tenants().filter(pk=role.pk, offered__nin=new[:1]).update(
+            add_to_set__offered=new, **updates)
+        changed += done
+    return changed
