@@ -2,6 +2,7 @@
 
 Tests install a `FrozenClock` and move it; production uses the system clock.
 """
+import time
 from datetime import datetime, timedelta, timezone
 
 
@@ -73,8 +74,6 @@ class OffsetClock:
         self._cached = (0.0, -1.0)  # (offset, read at monotonic)
 
     def offset(self):
-        import time
-
         value, read_at = self._cached
         if time.monotonic() - read_at > self._ttl:
             try:

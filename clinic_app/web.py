@@ -1,6 +1,8 @@
-"""Response helpers shared by every blueprint: fragment-or-page, htmx redirects."""
-from flask import make_response, redirect, render_template, request
+"""Response helpers shared by every blueprint: fragment-or-page, htmx redirects, canonical URLs."""
+from flask import current_app, make_response, redirect, render_template, request
 from jinja2_fragments.flask import render_block
+from markupsafe import escape
+from werkzeug.exceptions import BadHost as UnroutableHost
 
 
 def wants_fragment():
@@ -31,3 +33,28 @@ def htmx_redirect(location, status=303):
         response.headers["HX-Redirect"] = location
         return response
     return redirect(location, status)
+
+
+def canonical_url(tenant=None, path="/"):
+    """Absolute URL on a tenant's own host (or the apex), never from the request's Host."""
+    cfg = current_app.config
+    host = cfg["BASE_DOMAIN"] if tenant is None else f"{tenant.subdomain}.{cfg['BASE_DOMAIN']}"
+    port = f":{cfg['PUBLIC_PORT']}" if cfg.get("PUBLIC_PORT") else ""
+    return f"{cfg['PREFERRED_URL_SCHEME']}://{host}{port}{path}"
+
+
+def can_build_urls():
+    """False when Werkzeug could not bind the URL map to this Host (an empty or 64-character label):
+    then no url_for() works, so nothing that extends the layout can be rendered."""
+    return not isinstance(request.routing_exception, UnroutableHost)
+
+
+def plain_page(status, title, description):
+    """A self-contained error page (no layout, no url_for) for requests `can_build_urls()` refuses."""
+    body = (
+        f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(title)}</title></head>"
+        f"<body><h1>{escape(title)}</h1><p>{escape(description)}</p></body></html>"
+    )
+    response = make_response(body, status)
+    response.vary.add("HX-Request")
+    return response

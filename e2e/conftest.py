@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from clinic_app.dev import Services, free_port, wait_for_port
+from clinic_app.dev import SYSTEM_CHROMIUM, Services, chromium_executable, free_port, wait_for_port
 
 E2E_DIR = Path(__file__).resolve().parent
 ROOT = E2E_DIR.parent
@@ -46,7 +46,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SYSTEM_CHROMIUM = "/usr/bin/chromium"
 
 # Fail fast: a journey step that takes longer than this is a bug, not a slow machine.
 ACTION_TIMEOUT_MS = 10_000
@@ -407,12 +406,14 @@ def playwright():
 
 @pytest.fixture(scope="session")
 def browser(playwright):
-    """Chromium: Playwright's own build if installed, else the system one (or E2E_CHROMIUM)."""
+    """Chromium: E2E_CHROMIUM, else Playwright's own build if installed, else the system one
+    (clinic_app.dev.chromium_executable; `make test` obtains one first, scripts/ensure_browser.py)."""
     kwargs = {}
-    executable = os.environ.get("E2E_CHROMIUM")
-    if not executable and not Path(playwright.chromium.executable_path).exists():
-        executable = SYSTEM_CHROMIUM
-    if executable:
+    executable = chromium_executable(playwright.chromium.executable_path)
+    if executable is None:
+        pytest.exit("No Chromium for the browser tests: run `.venv/bin/python scripts/ensure_browser.py` "
+                    "(make test and make e2e run it), or set E2E_CHROMIUM.", returncode=3)
+    if executable != playwright.chromium.executable_path:
         kwargs["executable_path"] = executable
     headed = os.environ.get("E2E_HEADED", "") not in ("", "0")
     browser = playwright.chromium.launch(headless=not headed, args=CHROMIUM_ARGS, **kwargs)

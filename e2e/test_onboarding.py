@@ -42,9 +42,10 @@ def test_a_new_clinic_signs_up_and_its_admin_signs_in(page, tenant, apex_url, su
     page.get_by_role("button", name="Create my clinic").click()
     expect(page).to_have_url(subdomain_url(sub, "/login"))
     expect(page.locator("main h1")).to_contain_text("Signup Clinic")
+    expect(page.get_by_text("Your clinic is ready — sign in")).to_be_visible()
+    expect(page.get_by_label("Email", exact=True)).to_have_value(email)  # filled in from the signup
     welcome = mail.wait_for(to=email, subject="Welcome")
     assert subdomain_url(sub, "/login") in welcome.get_body(("plain",)).get_content()
-    page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(subdomain_url(sub, "/"))

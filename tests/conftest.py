@@ -15,6 +15,7 @@ from clinic_app.dev import Services
 from clinic_app.extensions import ensure_indexes, redis_conn
 from clinic_app.tenancy import tenant_context
 
+from .faults.report import pytest_terminal_summary  # noqa: F401  (the fault tests' report, also under xdist)
 from .support import TenantClient, clear_mail, login, make_clinic, make_user, probe_blueprint, read_mail
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

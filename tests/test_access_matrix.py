@@ -7,7 +7,7 @@ import pytest
 from bson import ObjectId
 
 from clinic_app.permissions import DEFAULT_ROLES
-from clinic_app.tenancy import APEX_BLUEPRINTS, HOSTLESS_ENDPOINTS
+from clinic_app.hosts import APEX_BLUEPRINTS, HOSTLESS_ENDPOINTS
 
 # Reachable without signing in, on purpose.
 PUBLIC = {

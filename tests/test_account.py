@@ -58,7 +58,7 @@ def test_an_empty_name_is_422_beside_the_field(client, clinic_a, doctor, in_tena
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and "<html" not in html and 'id="name-form"' in html
     assert "HX-Request" in response.headers["Vary"]
-    assert re.search(r'id="name-error">This field is required', html)
+    assert re.search(r'id="name-error">Enter your name.', html)
     assert snapshot(in_tenant, clinic_a) == before
 
 
@@ -85,7 +85,7 @@ def test_changing_my_password_keeps_this_session_and_ends_the_others(app, client
 
 @pytest.mark.parametrize("data,field,message", [
     ({"current": "wrong password here"}, "current_password", "not your current password"),
-    ({"current": ""}, "current_password", "required"),
+    ({"current": ""}, "current_password", "Enter your current password"),
     ({"new": "short"}, "password", "at least 12"),
     ({"new": "password1234"}, "password", "common|easy to guess"),
     ({"confirm": "something else entirely"}, "confirm", "do not match"),

@@ -27,9 +27,9 @@ def test_token_creates_lists_gets_and_updates_patients(client, clinic_a, in_tena
     assert created.json["data"]["record_number"] == "P000001"
     listed = client.get("/api/v1/patients?q=lop", headers=auth, tenant=clinic_a).json
     assert listed["success"] and [p["id"] for p in listed["data"]] == [pid]
-    assert listed["meta"] == {"page": 1, "per_page": 25, "total": 1, "pages": 1}
+    assert listed["meta"] == {"page": 1, "per_page": 25, "has_next": False}  # no count over the clinic
     got = client.get(f"/api/v1/patients/{pid}", headers=auth, tenant=clinic_a).json
-    assert got["data"]["allergies"] == ["penicillin"]
+    assert got["data"]["allergies"] == [{"substance": "penicillin", "reaction": None, "severity": "unknown"}]
     patched = client.patch(f"/api/v1/patients/{pid}", json={"phone": "555-0199"}, headers=auth, tenant=clinic_a)
     assert patched.status_code == 200 and patched.json["data"]["phone"] == "555-0199"
     assert patched.json["data"]["last_name"] == "Lopez"
@@ -74,7 +74,7 @@ def test_a_token_of_clinic_a_is_401_on_clinic_b(client, clinic_a, clinic_b, in_t
     auth = _token(in_tenant, clinic_a)
     response = client.get("/api/v1/patients", headers=auth, tenant=clinic_b)
     assert response.status_code == 401 and response.json == {
-        "success": False, "error": {"code": 401, "message": "Sign in first."}}
+        "success": False, "error": {"code": 401, "message": "The API token is invalid or revoked."}}
 
 
 def test_another_clinics_patient_is_404_and_unchanged(client, clinic_a, clinic_b, in_tenant):
@@ -257,3 +257,41 @@ def test_appointment_api_permissions(client, clinic_a, in_tenant, frozen_clock):
     response = client.post("/api/v1/appointments", json={"patient_id": pid, "doctor_id": did,
                            "date": _tomorrow(frozen_clock), "time": "10:00"}, headers=accountant, tenant=clinic_a)
     assert response.status_code == 403
+
+
+# -- one envelope, one error path ----------------------------------------------------------
+
+
+def test_every_api_error_has_the_one_envelope(client, clinic_a, in_tenant):
+    auth = _token(in_tenant, clinic_a)
+    answers = {
+        404: client.get("/api/v1/no-such-thing", headers=auth, tenant=clinic_a),
+        405: client.delete("/api/v1/patients", headers=auth, tenant=clinic_a),
+        415: client.post("/api/v1/patients", data="x", headers=auth, tenant=clinic_a),
+        400: client.get("/api/v1/patients?page=x", headers=auth, tenant=clinic_a),
+        401: client.get("/api/v1/patients", tenant=clinic_a),
+    }
+    for status, response in answers.items():
+        assert response.status_code == status and set(response.json) == {"success", "error"}, status
+        error = response.json["error"]
+        assert response.json["success"] is False and error["code"] == status and error["message"], status
+        assert set(error) <= {"code", "message", "fields"}
+    missing = client.get(f"/api/v1/patients/{'0' * 24}", headers=auth, tenant=clinic_a).json
+    assert missing == {"success": False, "error": {"code": 404, "message": "There is no such patient."}}
+
+
+def test_list_meta_says_whether_there_is_a_next_page(client, clinic_a, in_tenant):
+    auth = _token(in_tenant, clinic_a)
+    with in_tenant(clinic_a):
+        Patient.objects.insert([Patient(record_number=f"P{i:06d}", first_name="Pat", last_name=f"Row{i:02d}",
+                                        allergies=[]) for i in range(3)])
+    first = client.get("/api/v1/patients?per_page=2", headers=auth, tenant=clinic_a).json
+    assert first["meta"] == {"page": 1, "per_page": 2, "has_next": True} and len(first["data"]) == 2
+    second = client.get("/api/v1/patients?per_page=2&page=2", headers=auth, tenant=clinic_a).json
+    assert second["meta"] == {"page": 2, "per_page": 2, "has_next": False} and len(second["data"]) == 1
+
+
+def test_page_meta_keeps_its_older_call(app):
+    from clinic_app.blueprints.api.base import page_meta
+
+    assert page_meta(1, 25, 30, 2) == {"page": 1, "per_page": 25, "total": 30, "pages": 2, "has_next": True}

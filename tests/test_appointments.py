@@ -95,11 +95,20 @@ def test_receptionist_books_an_appointment_stored_in_utc_and_audited(client, cli
     assert f'href="/appointments/{a.pk}">2026-03-03 09:00</a>' in patient_page
 
 
-def test_the_booking_form_offers_doctors_and_admins_but_not_nurses(client, clinic_a, world):
+def test_the_booking_form_offers_the_staff_who_take_appointments(client, clinic_a, world, in_tenant):
     html = client.get("/appointments/new", tenant=clinic_a).get_data(as_text=True)
     assert f'value="{world.jane.pk}">Dr Jane Roe</option>' in html
     assert f'value="{world.omar.pk}">Dr Omar Ali</option>' in html
-    assert ">Ada Admin</option>" in html and "Nora Nurse" not in html
+    # Doctors by default; an Admin or a nurse only once set to take appointments on the staff page.
+    assert ">Ada Admin</option>" not in html and "Nora Nurse" not in html
+    from clinic_app.models import User
+    from clinic_app.services import staff as staff_svc
+
+    with in_tenant(clinic_a):
+        staff_svc.set_takes_appointments(User.objects.get(email="admin@clinica.test"), True)
+        staff_svc.set_takes_appointments(world.omar, False)
+    html = client.get("/appointments/new", tenant=clinic_a).get_data(as_text=True)
+    assert ">Ada Admin</option>" in html and "Dr Omar Ali" not in html and "Nora Nurse" not in html
     assert 'value="15"' in html and 'name="duration"' in html  # slot length is the default duration
 
 
@@ -115,20 +124,20 @@ NOT_FOUND_DOCTOR = "Doctor not found in this clinic. Choose one from the list."
     ({"doctor": str(ObjectId())}, "doctor", NOT_FOUND_DOCTOR),
     ({"doctor": "nurse"}, "doctor", NOT_FOUND_DOCTOR),
     ({"date": ""}, "date", "Enter a date."),
-    ({"date": "03/03/2026"}, "date", "Not a valid date value."),
+    ({"date": "03/03/2026"}, "date", "Enter the date as a full date: day, month and year."),
     ({"date": "2026-03-01"}, "date", "That date is in the past."),
     ({"date": "2026-03-02", "time": "08:30"}, "time", "That time has already passed."),
     ({"time": ""}, "time", "Enter a time."),
-    ({"time": "9am"}, "time", "Not a valid time value."),
+    ({"time": "9am"}, "time", "Enter the time as HH:MM, e.g. 09:30."),
     ({"time": "07:45"}, "time", "Choose a time within working hours (08:00–18:00)."),
     ({"time": "18:00"}, "time", "Choose a time within working hours (08:00–18:00)."),
     ({"time": "17:45", "duration": "30"}, "duration", "The appointment would end after closing time (18:00)."),
     ({"duration": ""}, "duration", "Enter a duration in minutes."),
-    ({"duration": "abc"}, "duration", "Not a valid integer value."),
+    ({"duration": "abc"}, "duration", "Enter the duration in whole minutes, e.g. 15."),
     ({"duration": "0"}, "duration", "Enter a duration from 5 to 480 minutes."),
     ({"duration": "485"}, "duration", "Enter a duration from 5 to 480 minutes."),
     ({"duration": "17"}, "duration", "Use a multiple of 5 minutes."),
-    ({"reason": "x" * 301}, "reason", "Field cannot be longer than 300 characters."),
+    ({"reason": "x" * 301}, "reason", "Use at most 300 characters."),
 ])
 def test_each_booking_rule_is_a_422_beside_its_field_and_saves_nothing(client, clinic_a, world, in_tenant,
                                                                       overrides, field, message):
@@ -508,7 +517,7 @@ def test_day_view_has_a_column_per_doctor_and_a_doctor_filter(client, clinic_a, 
         a2 = seed(world.ivan, world.omar, utc(2026, 3, 3, 9))
     html = _day_html(client, clinic_a, "2026-03-03")
     columns = re.findall(r'<th scope="col" data-doctor="([0-9a-f]+)">([^<]+)</th>', html)
-    assert [name for _, name in columns] == ["Ada Admin", "Dr Jane Roe", "Dr Omar Ali"]
+    assert [name for _, name in columns] == ["Dr Jane Roe", "Dr Omar Ali"]  # the Admin takes no appointments
     row = html.split('<tr data-slot="09:00"')[1].split("</tr>")[0]
     assert str(a1.pk) in row and str(a2.pk) in row and "Follow-up" in row and "Scheduled" in row
     assert f'href="/patients/{world.maria.pk}"' in row

@@ -24,7 +24,7 @@ def add_messages(in_tenant, clinic, n, status="sent", start=T, kind="welcome", t
 
 
 def rows(html):
-    return re.findall(r'<tr data-message-id="\w+" data-status="(\w+)" data-kind="(\w+)">', html)
+    return re.findall(r'<tr data-message-id="\w+" data-status="(\w+)" data-kind="(\w+)"', html)
 
 
 def test_admins_see_every_message_with_status_kind_recipient_subject_and_times(client, clinic_a, login_as,
@@ -42,7 +42,7 @@ def test_admins_see_every_message_with_status_kind_recipient_subject_and_times(c
     assert "sent@example.test" in html and "invite sent 0" in html
     assert "02.03.2026 12:00" in html  # created at 11:00 UTC, shown in Berlin time (UTC+1)
     assert "02.03.2026 12:00:05" not in html and "02.03.2026 12:00" in html  # sent_at, minutes only
-    assert "SMTPRecipientsRefused: nope" in html  # why it failed
+    assert "SMTPRecipientsRefused" not in html and "refused this address" in html  # why, in plain words
     assert 'data-total="5"' in html
     assert '<a href="/messages/" data-nav="messages">Messages</a>' in html  # in the Admin's navigation
 
@@ -52,7 +52,7 @@ def test_fifty_a_page_newest_first(client, clinic_a, login_as, in_tenant):
     login_as(clinic_a)
     first = client.get("/messages/", tenant=clinic_a).get_data(as_text=True)
     assert len(rows(first)) == 50 and re.findall(r"welcome sent (\d+)", first)[:2] == ["54", "53"]
-    assert 'data-page="1" data-pages="2"' in first and 'rel="next"' in first
+    assert 'data-page="1" data-has-next="true"' in first and 'rel="next"' in first
     second = client.get("/messages/?page=2", tenant=clinic_a).get_data(as_text=True)
     assert re.findall(r"welcome sent (\d+)", second) == ["4", "3", "2", "1", "0"]
     assert client.get("/messages/?page=99", tenant=clinic_a).status_code == 200
@@ -127,4 +127,83 @@ def test_the_page_query_uses_a_tenant_index(app, clinic_a, in_tenant, status):
     with in_tenant(clinic_a):
         qs = OutboundMessage.objects(**({"status": status} if status else {})).order_by("-created_at")
         assert_tenant_index(qs)
-        assert message_page(status).total == 3
+        assert message_page(status).known_total == 3
+
+
+# -- delivery in plain words ---------------------------------------------------------------
+
+RAW_SMTP_ERROR = ("attempt 1: SMTPDataError: (500, b'Error: (FileNotFoundError) [Errno 2] No such file or "
+                  "directory: \\'/srv/clinic/var/mail/tmp/1700000000.M1P2Q3.host\\'')")
+
+
+def one_message(in_tenant, clinic, **fields):
+    with in_tenant(clinic):
+        values = {"key": "welcome:1", "kind": "welcome", "to": "ada@example.test", "subject": "Welcome",
+                  "text_body": "x", "message_id": "<w1@x>", "created_at": T, **fields}
+        return OutboundMessage(**values).save()
+
+
+def row_of(html, message):
+    return re.search(rf'<tr data-message-id="{message.pk}".*?</tr>', html, re.S).group(0)
+
+
+def test_a_failed_attempt_with_retries_left_shows_retrying_with_the_next_attempt_time(
+        app, client, clinic_a, login_as, in_tenant):
+    from rq.registry import ScheduledJobRegistry
+
+    from clinic_app.extensions import get_queue
+
+    with in_tenant(clinic_a):
+        s = Settings.current()
+        s.timezone, s.date_format = "Europe/Berlin", "DD.MM.YYYY"
+        s.save()
+    message = one_message(in_tenant, clinic_a, status="failed", attempts=1, last_error=RAW_SMTP_ERROR)
+    with app.app_context():
+        # Where RQ keeps the retry it scheduled for this message's delivery job.
+        queue = get_queue()
+        queue.connection.zadd(ScheduledJobRegistry(queue=queue).key,
+                              {f"email-{message.pk}": datetime(2030, 3, 2, 8, 31, tzinfo=timezone.utc).timestamp()})
+    login_as(clinic_a)
+    row = row_of(client.get("/messages/", tenant=clinic_a).get_data(as_text=True), message)
+    assert 'data-state="retrying"' in row and ">Retrying<" in row and "failed" not in row.replace(
+        'data-status="failed"', "")
+    assert "attempt 2 of 6, next at 02.03.2030 09:31" in row  # Berlin time, the clinic's date format
+    assert "The mail server did not accept the message." in row
+    assert "SMTPDataError" not in row and "/var/mail" not in row and "Errno" not in row  # no technical detail
+
+
+def test_without_a_known_retry_time_it_says_soon_and_after_the_last_attempt_failed(
+        client, clinic_a, login_as, in_tenant):
+    retrying = one_message(in_tenant, clinic_a, status="failed", attempts=2,
+                           last_error="attempt 2: ConnectionRefusedError: [Errno 111] Connection refused")
+    given_up = one_message(in_tenant, clinic_a, key="welcome:2", message_id="<w2@x>", status="failed", attempts=6,
+                           last_error="attempt 6: SMTPRecipientsRefused: {'x@y': (550, b'5.1.1 no such user')}")
+    login_as(clinic_a)
+    html = client.get("/messages/", tenant=clinic_a).get_data(as_text=True)
+    row = row_of(html, retrying)
+    assert "attempt 3 of 6, next one within a few minutes" in row
+    assert "The mail server could not be reached." in row and "Errno" not in row
+    row = row_of(html, given_up)
+    assert 'data-state="failed"' in row and ">Failed<" in row and "after 6 attempts" in row
+    assert "refused this address" in row and "5.1.1" not in row
+
+
+def test_an_interrupted_send_is_explained_without_internals(client, clinic_a, login_as, in_tenant):
+    from clinic_app.services.notifications import GAVE_UP, UNKNOWN_OUTCOME
+
+    resent = one_message(in_tenant, clinic_a, status="queued", attempts=1,
+                         last_error=f"{UNKNOWN_OUTCOME} the worker stopped during attempt 1 (lease expired)")
+    stopped = one_message(in_tenant, clinic_a, key="welcome:2", message_id="<w2@x>", status="failed", attempts=2,
+                          last_error=f"{GAVE_UP} the worker stopped during attempt 2")
+    login_as(clinic_a)
+    html = client.get("/messages/", tenant=clinic_a).get_data(as_text=True)
+    assert "attempt 2 of 6" in row_of(html, resent) and "sent once more" in row_of(html, resent)
+    row = row_of(html, stopped)
+    assert ">Failed<" in row and "not sent again automatically" in row
+    assert "lease" not in html and "worker" not in html
+
+
+def test_the_status_filter_says_failed_includes_retrying(client, clinic_a, login_as):
+    login_as(clinic_a)
+    html = client.get("/messages/", tenant=clinic_a).get_data(as_text=True)
+    assert '<option value="failed">Failed or retrying</option>' in html

@@ -49,3 +49,41 @@ def test_visit_list_and_patient_timeline(app, client, clinic_a, login_as, in_ten
     assert _reads(app, client, clinic_a, "/visits/") == few_list
     assert _reads(app, client, clinic_a, f"/patients/{first.pk}/timeline",
                   headers={"HX-Request": "true"}) == few_timeline
+
+
+def test_api_appointment_list_costs_the_same_for_10_rows_or_100(app, client, clinic_a, in_tenant, frozen_clock):
+    """Each row's patient and doctor come from one query per kind (prefetch), not two reads per row."""
+    from clinic_app.models import Patient, Role
+    from clinic_app.services.api_tokens import create_token
+
+    with in_tenant(clinic_a):
+        admin = User.objects.get(email="admin@clinica.test")
+        _, secret = create_token("n+1", Role.objects.get(name="Receptionist"), admin)
+    auth = {"Authorization": f"Bearer {secret}"}
+    start = frozen_clock.now() + timedelta(days=1)
+
+    def add(n, offset):
+        with in_tenant(clinic_a):
+            doctors = User.objects.insert([User(email=f"d{offset + i}@clinica.test", name=f"Doctor {offset + i}",
+                                                role=admin.role, status="active") for i in range(n)])
+            patients = Patient.objects.insert([Patient(record_number=f"P{offset + i:06d}", first_name="Pat",
+                                                       last_name=f"Row{offset + i}", allergies=[]) for i in range(n)])
+            Appointment.objects.insert([
+                Appointment(patient=p, doctor=d, start=start + timedelta(minutes=offset + i),
+                            end=start + timedelta(minutes=offset + i + 15)) for i, (p, d) in enumerate(zip(patients,
+                                                                                                          doctors))])
+
+    def commands():
+        with CountQueries(app) as q:
+            response = client.get(f"/api/v1/appointments?from={start.date()}&to={start.date()}&per_page=100",
+                                  headers=auth, tenant=clinic_a)
+            assert response.status_code == 200
+        return len(response.json["data"]), q.reads, len(q.names)
+
+    add(10, 0)
+    commands()  # the token's first use records when it was used (a write); measure the steady state
+    rows, few_reads, few_all = commands()
+    assert rows == 10
+    add(90, 10)
+    rows, many_reads, many_all = commands()
+    assert rows == 100 and many_reads == few_reads and many_all == few_all

@@ -10,11 +10,12 @@ import pytest
 
 from clinic_app import create_app
 from clinic_app.extensions import redis_conn
+from clinic_app.hosts import RESERVED_SUBDOMAINS
 from clinic_app.models import Role, Settings, Tenant, User
 from clinic_app.services import onboarding
 from clinic_app.services.passwords import check_password
 from clinic_app.services.tenants import new_tenant
-from clinic_app.tenancy import RESERVED_SUBDOMAINS, tenant_context
+from clinic_app.tenancy import tenant_context
 
 from .conftest import T0, app_config
 from .support import TenantClient, login, make_clinic, run_jobs
@@ -27,6 +28,7 @@ ADMIN = {"admin_name": "Maria Lopez", "admin_email": "Maria@Sunrise-Family.examp
          "password": PASSWORD, "confirm": PASSWORD}
 SETTINGS = {"timezone": "Europe/Paris", "currency": "EUR", "date_format": "DD/MM/YYYY"}
 LOGIN_URL = "http://sunrise-family.localhost:5000/login"
+WELCOME_URL = LOGIN_URL + "?welcome="  # a single-use key: the login page greets the new admin
 HX = {"HX-Request": "true"}
 
 
@@ -186,14 +188,18 @@ def test_password_fields_allow_pasting_and_ask_for_a_new_password(client):
     assert 'maxlength' not in re.search(r'<input[^>]*id="password"[^>]*>', html).group(0)
 
 
-def test_time_zones_are_the_sorted_iana_list_and_utc_is_the_default(client):
+def test_time_zones_are_canonical_grouped_by_region_and_left_for_the_browser_to_preselect(client):
     fill_clinic(client)
     fill_admin(client)
     html = client.get("/tenant-onboard/settings").get_data(as_text=True)
     select = re.search(r'<select[^>]*name="timezone".*?</select>', html, re.S).group(0)
     offered = re.findall(r'<option[^>]*value="([^"]+)"', select)
-    assert offered == sorted(available_timezones())
-    assert re.search(r'<option selected value="UTC">|<option value="UTC" selected>', select)
+    assert "Europe/Paris" in offered and "America/New_York" in offered and "UTC" in offered
+    assert set(offered) <= available_timezones()
+    assert not {"Factory", "EST5EDT", "US/Eastern", "Etc/GMT+5", "posixrules"} & set(offered)
+    assert len(offered) < 450 and '<optgroup label="Europe">' in select
+    # Nothing chosen yet: UTC stands in (without JavaScript) and static/js/app.js puts the browser's zone there.
+    assert 'data-browser-zone="unset"' in select and '<option selected value="UTC">' in select
 
 
 # -- the rules, each with its message beside the field ------------------------------
@@ -245,7 +251,7 @@ def test_an_address_abandoned_mid_creation_long_ago_is_free_again(client, app, f
         crashed = new_tenant("Crashed", "sunrise-family", now=T0 - timedelta(minutes=11))
         crashed.status = "provisioning"
         crashed.save()
-    assert sign_up(client).headers["Location"] == LOGIN_URL
+    assert sign_up(client).headers["Location"].startswith(WELCOME_URL)
     with app.app_context():
         assert Tenant.objects.get(subdomain="sunrise-family").status == "active"
 
@@ -356,8 +362,9 @@ def test_the_availability_check_answers_with_a_small_fragment(client, clinic_a, 
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html
     assert "HX-Request" in response.headers["Vary"]
-    assert html.startswith('<span id="subdomain-status"')
+    assert html.lstrip().startswith('<div id="subdomain-status"')
     assert f'class="{css}">{message}</span>' in unescape(html)
+    assert f'<strong id="subdomain-preview">{subdomain}.localhost</strong>' in unescape(html)  # the preview too
 
 
 def test_the_subdomain_field_checks_as_you_type(client):
@@ -369,7 +376,19 @@ def test_the_subdomain_field_checks_as_you_type(client):
 
 def test_the_availability_check_of_an_empty_field_says_nothing(client):
     response = client.get("/tenant-onboard/subdomain-check?subdomain=", headers=HX)
-    assert response.get_data(as_text=True) == '<span id="subdomain-status" role="status" aria-live="polite"></span>'
+    html = response.get_data(as_text=True)
+    assert 'id="subdomain-check"' not in html and "error" not in html and ">yourclinic.localhost<" in html
+
+
+def test_the_availability_check_replaces_the_errors_and_preview_of_the_last_submit(client, clinic_a):
+    """After "clinica is already taken" on Continue, typing another address must not leave that beside it."""
+    page = client.post("/tenant-onboard", data={"name": "Sunrise", "subdomain": "clinica"})
+    assert page.status_code == 422 and 'id="subdomain-error"' in page.get_data(as_text=True)
+    status = re.search(r'<div id="subdomain-status".*?</div>', page.get_data(as_text=True), re.S).group(0)
+    assert "clinica.localhost" in status and "already taken" in unescape(status)  # all inside what is swapped
+    html = unescape(client.get("/tenant-onboard/subdomain-check?subdomain=sunrise", headers=HX).get_data(as_text=True))
+    assert "“sunrise” is available." in html and ">sunrise.localhost<" in html
+    assert "already taken" not in html and "clinica" not in html
 
 
 def test_the_availability_check_without_javascript_shows_the_clinic_step(client):
@@ -398,7 +417,7 @@ def test_every_reserved_name_is_refused(client):
 def test_signing_up_creates_a_clinic_on_a_seven_day_trial_and_sends_you_to_its_login(client, app, frozen_clock):
     response = sign_up(client)
     assert response.status_code == 303
-    assert response.headers["Location"] == LOGIN_URL
+    assert response.headers["Location"].startswith(WELCOME_URL)
     with app.app_context():
         tenant = Tenant.objects.get(subdomain="sunrise-family")
         assert (tenant.name, tenant.status, tenant.subscription.plan) == ("Sunrise Family Clinic", "active", "trial")
@@ -417,7 +436,7 @@ def test_signing_up_creates_a_clinic_on_a_seven_day_trial_and_sends_you_to_its_l
 def test_signing_up_with_htmx_redirects_the_browser_to_the_clinics_login(client):
     reach_review(client)
     response = create(client, **HX)
-    assert response.status_code == 200 and response.headers["HX-Redirect"] == LOGIN_URL
+    assert response.status_code == 200 and response.headers["HX-Redirect"].startswith(WELCOME_URL)
 
 
 def test_the_admin_gets_one_welcome_email_with_the_login_link(client, app, mail, frozen_clock):
@@ -505,7 +524,7 @@ def test_when_two_signups_want_the_same_subdomain_the_second_is_told_it_was_just
     # The password was checked against the old address, so it is typed again.
     assert b"Type your password again" in second.get("/tenant-onboard/admin").data
     assert fill_admin(second, admin_email="other@example.org").status_code == 303
-    assert create(second).headers["Location"] == "http://sunrise-family-2.localhost:5000/login"
+    assert create(second).headers["Location"].startswith("http://sunrise-family-2.localhost:5000/login?welcome=")
 
 
 def test_losing_the_race_after_the_final_check_still_says_just_taken(app, monkeypatch):
@@ -564,7 +583,7 @@ def test_a_failure_midway_leaves_nothing_behind_and_says_so_kindly(client, app, 
         for name in db.list_collection_names():
             assert db[name].count_documents({"tenantId": tenant_id}) == 0, name
     monkeypatch.undo()
-    assert create(client).headers["Location"] == LOGIN_URL  # the answers were kept: try again
+    assert create(client).headers["Location"].startswith(WELCOME_URL)  # the answers were kept: try again
 
 
 # -- limits and hosts ----------------------------------------------------------------------------------
@@ -620,4 +639,4 @@ def test_every_form_carries_its_csrf_token_and_create_refuses_a_post_without_one
                        ).status_code == 303
     assert client.post("/tenant-onboard/admin", data={**ADMIN, "csrf_token": again}).status_code == 303
     response = client.post("/tenant-onboard/review", data={"csrf_token": again})
-    assert response.headers["Location"] == "http://sunrise-two.localhost:5000/login"
+    assert response.headers["Location"].startswith("http://sunrise-two.localhost:5000/login?welcome=")

@@ -143,9 +143,10 @@ def test_the_page_shows_plan_state_dates_price_what_next_and_no_payments_yet(cli
     login_as(trial_clinic)
     text = client.get("/subscription", tenant=trial_clinic).get_data(as_text=True)
     assert 'data-plan="trial"' in text and 'data-state="trial"' in text
-    assert "09 Mar 2026" in text  # paid through: trial end
+    # Dates in the clinic's own format and zone (YYYY-MM-DD, UTC here); a trial "ends", it is not "paid through".
+    assert "<dt>Trial ends</dt><dd id=\"expires-at\">2026-03-09 09:00</dd>" in text and "Paid through" not in text
     assert "Monthly plan: <strong>$49.00</strong> for 30 days" in text
-    assert '<strong id="renewal-until">08 Apr 2026</strong>' in text  # 30 days after the trial's end
+    assert '<strong id="renewal-until">2026-04-08</strong>' in text  # 30 days after the trial's end
     assert 'id="checkout-form"' in text and "Sandbox payments" in text
     assert 'id="no-payments"' in text
     cancelled = client.get("/subscription?checkout=cancelled", tenant=trial_clinic).get_data(as_text=True)

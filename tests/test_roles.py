@@ -138,9 +138,9 @@ def test_a_custom_role_is_created_and_audited(client, clinic_a, login_as, in_ten
 
 @pytest.mark.parametrize("data,field,message", [
     ({"name": "doctor"}, "name", "already exists"),
-    ({"name": ""}, "name", "required"),
+    ({"name": ""}, "name", "Enter a name for the role"),
     ({"name": "x" * 61}, "name", "60"),
-    ({"name": "Porter", "level": "abc"}, "level", "integer"),
+    ({"name": "Porter", "level": "abc"}, "level", "whole number from 0 to 100"),
     ({"name": "Porter", "level": "101"}, "level", "from 0 to 100"),
     ({"name": "Porter", "permissions": ["staff:fly"]}, "permissions", "not a permission"),
 ])

@@ -96,7 +96,7 @@ def test_saving_without_changes_writes_no_audit_event(client, clinic_a, login_as
 
 
 @pytest.mark.parametrize("field,value,message", [
-    ("clinic_name", "  ", "required"),
+    ("clinic_name", "  ", "Enter the clinic&#39;s name"),
     ("clinic_name", "x" * 121, "120"),
     ("timezone", "Mars/Olympus_Mons", "Choose a time zone from the list"),
     ("timezone", "posix/Europe/Paris", "Choose a time zone from the list"),
@@ -104,7 +104,8 @@ def test_saving_without_changes_writes_no_audit_event(client, clinic_a, login_as
     ("date_format", "%Y", "Choose a date format"),
     ("idle_timeout_minutes", "4", "from 5 to 1440"),
     ("idle_timeout_minutes", "1441", "from 5 to 1440"),
-    ("idle_timeout_minutes", "soon", "integer"),
+    ("idle_timeout_minutes", "soon", "Enter the minutes as a whole number, e.g. 60"),
+    ("slot_minutes", "a", "Enter the minutes as a whole number, e.g. 15"),
     ("idle_timeout_minutes", "", "Enter a number of minutes"),
     ("slot_minutes", "0", "from 5 to 240"),
 ])

@@ -170,7 +170,7 @@ def test_inviting_a_member_again_is_a_field_error_whatever_the_case(client, clin
 
 @pytest.mark.parametrize("data,field,message", [
     ({"email": "not-an-email", "role": "Nurse"}, "email", "valid email"),
-    ({"email": "", "role": "Nurse"}, "email", "required"),
+    ({"email": "", "role": "Nurse"}, "email", "Enter their email address"),
     ({"email": "ok@example.test", "role": ""}, "role", "Choose a role"),
     ({"email": "ok@example.test", "role": "000000000000000000000000"}, "role", "from the list"),
     ({"email": "ok@example.test", "role": "Nurse", "name": "x" * 121}, "name", "120"),

@@ -5,6 +5,7 @@ import pytest
 
 from clinic_app.models import Settings
 from clinic_app.services.subscription import State, standing
+from clinic_app.tenancy import tenant_context
 from tests.conftest import T0
 
 DAY = timedelta(days=1)
@@ -58,8 +59,6 @@ def test_days_left_counts_down(trial_clinic):
 
 
 def _clinic_name(app, tenant):
-    from clinic_app.tenancy import tenant_context
-
     with app.app_context(), tenant_context(tenant):
         return Settings.current().clinic_name
 

@@ -1,7 +1,10 @@
 """Host header -> tenant: apex, subdomains, and every host that must never bind a clinic."""
 import pytest
 
-from clinic_app.tenancy import BadHost, parse_host
+from clinic_app import create_app
+from clinic_app.hosts import BadHost, TenantResolver, parse_host
+
+from .conftest import app_config
 
 
 @pytest.mark.parametrize(
@@ -93,8 +96,6 @@ def test_healthz_answers_on_any_host(client):
 
 
 def test_tenant_cache_has_bounded_staleness(app, clinic_a):
-    from clinic_app.tenancy import TenantResolver
-
     resolver = TenantResolver(ttl_seconds=60)
     with app.app_context():
         first = resolver.lookup("clinica")
@@ -103,3 +104,27 @@ def test_tenant_cache_has_bounded_staleness(app, clinic_a):
         assert resolver.lookup("clinica") is not first
         assert resolver.lookup("nosuch") is None
         assert TenantResolver(ttl_seconds=0).lookup("clinica").pk == clinic_a.pk
+
+
+SECURITY_HEADERS = ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
+                    "Cross-Origin-Opener-Policy", "Strict-Transport-Security")
+
+
+@pytest.fixture(scope="module")
+def hsts_app(services):
+    """The app as in production as far as headers go (HSTS on), so every security header is expected."""
+    return create_app(app_config(services, HSTS=True))
+
+
+@pytest.mark.parametrize("host", ["alpha..localhost", ".localhost", "x" * 64 + ".localhost",
+                                  "x" * 64 + ".localhost:5000", "evil.com"])
+@pytest.mark.parametrize("method,path", [("GET", "/login"), ("POST", "/login"), ("GET", "/"),
+                                         ("GET", "/api/v1/patients")])
+def test_malformed_hosts_get_400_with_every_security_header(hsts_app, host, method, path):
+    """Werkzeug cannot bind the URL map to an empty or 64-character label, so the error page
+    must not need url_for() (it used to fail, answering 500 without the headers)."""
+    response = hsts_app.test_client().open(path, method=method, headers={"Host": host})
+    assert response.status_code == 400
+    missing = [name for name in SECURITY_HEADERS if name not in response.headers]
+    assert missing == []
+    assert b"not served here" in response.data

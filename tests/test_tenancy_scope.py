@@ -4,13 +4,13 @@ from bson import ObjectId
 from mongoengine import IntField, StringField
 from mongoengine.errors import DoesNotExist, NotUniqueError, OperationError, ValidationError
 
+from clinic_app.models.conventions import check_model_conventions
 from clinic_app.tenancy import (
     CrossTenantError,
     NoTenantBound,
     TenantDocument,
     TenantReferenceField,
     UnsafeQueryValue,
-    check_model_conventions,
     current_tenant,
     tenant_context,
 )
@@ -78,6 +78,24 @@ def test_other_clinics_documents_are_invisible_to_queries(two_clinics, clinic_b,
         # Filtering on another tenant's id explicitly still finds nothing.
         assert Widget.objects(tenant_id=a1.tenant_id).count() == 0
         assert Widget.objects(__raw__={"tenantId": a1.tenant_id}).count() == 0
+
+
+@pytest.mark.parametrize("empty", [lambda: Widget.objects.none(), lambda: Widget.objects(qty__gte=0).none()])
+def test_an_empty_queryset_is_empty_for_every_question(two_clinics, clinic_a, in_tenant, empty):
+    """.none() answers as mongoengine does over no documents, never with the clinic's own data."""
+    (a1, a2), _ = two_clinics
+    with in_tenant(clinic_a):
+        qs = empty()
+        assert qs.count() == 0
+        assert qs.sum("qty") == 0
+        assert qs.average("qty") == 0
+        assert qs.distinct("code") == []
+        assert list(qs.aggregate([{"$group": {"_id": None, "n": {"$sum": 1}}}])) == []
+        assert list(qs) == [] and qs.first() is None
+        assert qs.in_bulk([a1.pk, a2.pk]) == {}
+        assert qs.update(set__qty=50) == 0
+        assert qs.delete() == 0
+        assert sorted(w.qty for w in Widget.objects) == [1, 2]  # nothing changed, nothing deleted
 
 
 def test_bulk_writes_through_the_queryset_stay_in_the_bound_clinic(two_clinics, clinic_a, clinic_b, in_tenant):

@@ -187,8 +187,9 @@ def test_the_temperature_message_reads_as_a_clinician_expects(client, clinic_a, 
 @pytest.mark.parametrize("field,value,message", [
     ("diastolic", "120", "Diastolic BP must be lower than systolic BP."),
     ("diastolic", "130", "Diastolic BP must be lower than systolic BP."),
-    ("pulse_bpm", "72.5", "Not a valid integer value."),
-    ("temperature_c", "warm", "Not a valid float value."),
+    ("pulse_bpm", "72.5", "Enter the pulse as a whole number, e.g. 72."),
+    ("temperature_c", "warm", "Enter the temperature as a number, e.g. 37.2."),
+    ("temperature_c", "37,5", "Enter the temperature as a number, e.g. 37.2."),
     ("diagnosis", "x" * 501, "The diagnosis must be at most 500 characters."),
     ("diagnosis_code", "U07.1", "Enter an ICD-10 style code"),
     ("diagnosis_code", "J6", "Enter an ICD-10 style code"),
@@ -386,7 +387,7 @@ def test_a_draft_edit_posted_after_signing_is_refused(client, clinic_a, doctor, 
     assert 'name="reason"' in html and "Changed after signing" in html  # what was typed is kept
     assert _get(in_tenant, clinic_a, visit).assessment == "Fine"
     with in_tenant(clinic_a), pytest.raises(svc.Conflict):
-        svc.update_draft(stale_draft, {**svc.values_of(stale_draft), "assessment": "Race"})
+        svc.update_draft(stale_draft, {**svc.values_of(stale_draft), "assessment": "Race"}, doctor)
     assert _get(in_tenant, clinic_a, visit).assessment == "Fine"
 
 
@@ -441,10 +442,12 @@ def test_the_list_pages_and_its_fragment_is_bare(client, clinic_a, doctor, patie
     fragment = client.get("/visits/?mine=1", headers={"HX-Request": "true"}, tenant=clinic_a)
     body = fragment.get_data(as_text=True)
     assert fragment.status_code == 200 and "<html" not in body and 'id="visit-results"' in body
-    assert "Page 1 of 2" in body and body.count('data-visit="') == 25 and "HX-Request" in fragment.headers["Vary"]
+    assert "<span>Page 1</span>" in body and body.count('data-visit="') == 25
+    assert "HX-Request" in fragment.headers["Vary"]
     assert "Lopez, Maria" in body and "mine=1" in body.split('class="pager"')[1]
     full = client.get("/visits/?page=2", tenant=clinic_a).get_data(as_text=True)
-    assert "<html" in full and "Page 2 of 2" in full and full.count('data-visit="') == 5
+    assert "<html" in full and "<span>Page 2</span>" in full and full.count('data-visit="') == 5
+    assert 'rel="next"' not in full and 'data-total="30"' in full
 
 
 def test_list_queries_use_tenant_indexes(app, clinic_a, doctor, patient, in_tenant):
@@ -521,16 +524,59 @@ def test_roles_without_visit_rights_get_403_on_every_visits_route(app, client, c
         assert Visit.objects.count() == 1
 
 
-def test_a_nurse_starts_and_edits_visits_but_cannot_sign_a_doctors(client, clinic_a, login_as, patient, in_tenant):
+def test_a_nurse_starts_and_edits_her_visits_but_only_reads_a_doctors_draft(client, clinic_a, login_as, patient,
+                                                                           in_tenant):
     with in_tenant(clinic_a):
         doc = make_user("Doctor", email="doc@example.test", name="Dr Who")
-    doctors_visit = _visit(in_tenant, clinic_a, patient, doc)
+    doctors_visit = _visit(in_tenant, clinic_a, patient, doc, assessment="Doctor's")
     nurse = login_as(clinic_a, "Nurse")
     assert client.post("/visits/start", data={"patient_id": str(patient.pk)}, tenant=clinic_a).status_code == 303
-    assert _edit(client, clinic_a, doctors_visit, assessment="Vitals taken").status_code == 303
-    assert _get(in_tenant, clinic_a, doctors_visit).assessment == "Vitals taken"
-    assert _sign(client, clinic_a, doctors_visit).status_code == 403
-    assert _get(in_tenant, clinic_a, doctors_visit).status == "draft"
     with in_tenant(clinic_a):
         own = Visit.objects.get(provider=nurse)
-        assert own.status == "draft"
+    assert _edit(client, clinic_a, own, assessment="Vitals taken").status_code == 303
+    assert _get(in_tenant, clinic_a, own).assessment == "Vitals taken" and own.status == "draft"
+    assert _edit(client, clinic_a, doctors_visit, assessment="Vitals taken").status_code == 403
+    assert _get(in_tenant, clinic_a, doctors_visit).assessment == "Doctor's"
+    assert _sign(client, clinic_a, doctors_visit).status_code == 403
+    assert _get(in_tenant, clinic_a, doctors_visit).status == "draft"
+
+
+def test_a_second_doctor_reads_another_doctors_draft_but_cannot_edit_it(client, clinic_a, login_as, patient,
+                                                                        in_tenant):
+    with in_tenant(clinic_a):
+        first = make_user("Doctor", email="first@example.test", name="Dr First")
+    draft = _visit(in_tenant, clinic_a, patient, first, assessment="Mine")
+    login_as(clinic_a, "Doctor", email="second@example.test")
+    page = client.get(f"/visits/{draft.pk}", tenant=clinic_a)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Mine" in html
+    assert 'id="edit-visit"' not in html and 'id="read-only-draft"' in html and "Dr First" in html
+    refused = client.get(f"/visits/{draft.pk}/edit", tenant=clinic_a)
+    assert refused.status_code == 403 and "Dr First" in refused.get_data(as_text=True)
+    assert _edit(client, clinic_a, draft, assessment="Overwritten").status_code == 403
+    assert _get(in_tenant, clinic_a, draft).assessment == "Mine"
+    with in_tenant(clinic_a), pytest.raises(svc.NotProvider):
+        second = User.objects.get(email="second@example.test")
+        svc.update_draft(_get(in_tenant, clinic_a, draft), {**NOTE}, second)
+    assert _get(in_tenant, clinic_a, draft).assessment == "Mine"
+
+
+def test_starting_from_an_appointment_with_another_doctors_draft_opens_it_to_read(client, clinic_a, login_as,
+                                                                                patient, in_tenant):
+    with in_tenant(clinic_a):
+        first = make_user("Doctor", email="first@example.test", name="Dr First")
+    appointment = _appointment(in_tenant, clinic_a, patient, first, "in_progress")
+    draft = _visit(in_tenant, clinic_a, patient, first, appointment=appointment)
+    login_as(clinic_a, "Doctor", email="second@example.test")
+    response = client.post("/visits/start", data={"appointment_id": str(appointment.pk)}, tenant=clinic_a)
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/visits/{draft.pk}")
+
+
+def test_an_admin_may_edit_any_draft(client, clinic_a, login_as, patient, in_tenant):
+    with in_tenant(clinic_a):
+        doc = make_user("Doctor", email="doc@example.test", name="Dr Who")
+    draft = _visit(in_tenant, clinic_a, patient, doc)
+    login_as(clinic_a, "Admin")
+    assert 'id="edit-visit"' in client.get(f"/visits/{draft.pk}", tenant=clinic_a).get_data(as_text=True)
+    assert _edit(client, clinic_a, draft, assessment="Corrected by admin").status_code == 303
+    assert _get(in_tenant, clinic_a, draft).assessment == "Corrected by admin"

@@ -1,20 +1,16 @@
 """One package per area; each exposes `bp`."""
 import importlib
 
-# Modules whose `bp` is registered, in order. Areas are added as they are built.
+# Modules whose `bp` is registered, in order. A name here whose package is
+# missing is an error (ModuleNotFoundError at start-up), never a silent skip.
 BLUEPRINTS = [
     "core", "public", "auth", "dashboard", "subscription", "sandbox_pay", "platform_billing",
     "staff", "roles", "account", "settings", "audit",
-    "patients", "appointments", "visits", "api", "tokens", "messages", "platform",
+    "patients", "appointments", "visits", "labs", "inventory", "prescriptions", "billing", "reports",
+    "api", "tokens", "messages", "platform",
 ]
 
 
 def register_blueprints(app):
     for name in BLUEPRINTS:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}.views")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{name}.views" and exc.name != f"{__name__}.{name}":
-                raise
-            continue  # an area that is not built yet
-        app.register_blueprint(module.bp)
+        app.register_blueprint(importlib.import_module(f"{__name__}.{name}.views").bp)

@@ -2,10 +2,9 @@
 from mongoengine import DateTimeField, IntField, ObjectIdField, StringField
 
 from .. import clock
+from ..config import PAYMENT_PROVIDERS
 from ..money import format_money
 from ..tenancy import TenantDocument
-
-PAYMENT_PROVIDERS = ("sandbox", "stripe")
 
 
 class SubscriptionPayment(TenantDocument):

@@ -12,6 +12,15 @@ class Counter(TenantDocument):
 
     @classmethod
     def next(cls, name):
-        """Atomically increment and return the clinic's counter `name` (starts at 1)."""
-        doc = cls.objects(name=name).modify(upsert=True, new=True, inc__value=1)
-        return doc.value
+        """Atomically increment and return the clinic's counter `name` (starts at 1).
+
+        A retried write (pymongo retries once when the connection drops, e.g.
+        the database restarting) can come back from SecantusDB as "applied"
+        without the document: that number is taken but unknown, so take the
+        next one (a gap, never a repeat).
+        """
+        for _ in range(3):
+            doc = cls.objects(name=name).modify(upsert=True, new=True, inc__value=1)
+            if doc is not None:
+                return doc.value
+        raise RuntimeError(f"counter {name!r}: the database applied the increment but did not return it")

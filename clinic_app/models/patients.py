@@ -1,16 +1,49 @@
 """Patients: the clinic's register."""
 import re
 
-from mongoengine import BooleanField, DateField, DateTimeField, ListField, StringField
+from mongoengine import BooleanField, DateField, DateTimeField, EmbeddedDocument, EmbeddedDocumentField, ListField, \
+    StringField
 
 from .. import clock
 from ..tenancy import TenantDocument
 
 SEXES = ("female", "male", "other", "unknown")
+SEVERITIES = ("mild", "moderate", "severe", "unknown")
+
+
+class Allergy(EmbeddedDocument):
+    """A recorded allergy; prescribing checks `substance` against medicines and drug classes."""
+
+    substance = StringField(required=True, max_length=120)
+    reaction = StringField(max_length=200)
+    severity = StringField(choices=SEVERITIES, default="unknown")
+
+    def __str__(self):
+        extra = ", ".join(p for p in (self.reaction, self.severity if self.severity != "unknown" else None) if p)
+        return f"{self.substance} ({extra})" if extra else self.substance
+
+
+def as_allergy(value):
+    """An Allergy from an Allergy, a {substance, reaction, severity} dict or a plain string (the old format)."""
+    if isinstance(value, Allergy):
+        return value
+    if isinstance(value, dict):
+        return Allergy(substance=value.get("substance"), reaction=value.get("reaction") or None,
+                       severity=value.get("severity") or "unknown")
+    return Allergy(substance=str(value).strip())
 
 
 def digits(value):
     return re.sub(r"\D", "", value or "")
+
+
+class AllergyField(EmbeddedDocumentField):
+    """An Allergy; reads the old plain-string entries (and strings given by callers) as the substance."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            return Allergy(substance=value.strip())
+        return super().to_python(value)
 
 
 class Patient(TenantDocument):
@@ -40,7 +73,7 @@ class Patient(TenantDocument):
     phone_digits = StringField(db_field="phoneDigits")
     email = StringField(max_length=320)
     address = StringField(max_length=400)
-    allergies = ListField(StringField(max_length=120), max_length=50)
+    allergies = ListField(AllergyField(Allergy), max_length=50)
     alerts = StringField(max_length=1000)  # shown as a banner on the patient page
     notes = StringField(max_length=5000)
     active = BooleanField(default=True)
@@ -54,6 +87,7 @@ class Patient(TenantDocument):
         self.last_name_lc = self.last_name.lower()
         self.phone_digits = digits(self.phone) or None
         self.email = (self.email or "").strip().lower() or None
+        self.allergies = [as_allergy(a) for a in self.allergies or []]
         self.updated_at = clock.now()
 
     @property

@@ -1,7 +1,7 @@
 """Per-clinic settings: one document per tenant."""
 from zoneinfo import available_timezones
 
-from mongoengine import BooleanField, IntField, ListField, StringField, ValidationError
+from mongoengine import BooleanField, DictField, IntField, ListField, NotUniqueError, StringField, ValidationError
 
 from ..tenancy import TenantDocument, current_tenant
 
@@ -15,6 +15,7 @@ CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "INR", "NGN", "KES", "ZAR", "BR
 
 
 HHMM = r"^(?:[01]\d|2[0-3]):[0-5]\d$"
+PREFIX = r"^[A-Z0-9]{1,10}$"
 WEEKDAYS = (1, 2, 3, 4, 5, 6, 7)  # ISO: Monday = 1
 
 
@@ -46,19 +47,49 @@ class Settings(TenantDocument):
                                default=lambda: [24 * 60, 2 * 60], max_length=4)
     quiet_start = StringField(db_field="quietStart", default="21:00", regex=HHMM)
     quiet_end = StringField(db_field="quietEnd", default="08:00", regex=HHMM)
+    # Pharmacy: batches expiring within this many days are listed (and counted on the dashboard).
+    expiry_window_days = IntField(db_field="expiryWindowDays", default=90, min_value=1, max_value=730)
+    # Printed on invoices, receipts and prescriptions.
+    address = StringField(max_length=400)
+    phone = StringField(max_length=40)
+    # Billing: number series "{prefix}-{year}-{n:06d}" (restarting each clinic-local year unless
+    # told not to), tax rates [{"name": "VAT", "rate": 2000}] in basis points, and the invoice footer.
+    invoice_prefix = StringField(db_field="invoicePrefix", default="INV", regex=PREFIX)
+    credit_note_prefix = StringField(db_field="creditNotePrefix", default="CN", regex=PREFIX)
+    invoice_yearly_reset = BooleanField(db_field="invoiceYearlyReset", default=True)
+    tax_rates = ListField(DictField(), db_field="taxRates", default=list, max_length=10)
+    default_tax_rate = IntField(db_field="defaultTaxRate", default=0, min_value=0, max_value=10000)
+    invoice_footer = StringField(db_field="invoiceFooter", max_length=1000)
 
     def clean(self):
         if (self.work_day_start or "08:00") >= (self.work_day_end or "18:00"):
             raise ValidationError("The working day must end after it starts.", field_name="work_day_end")
+        for entry in self.tax_rates or []:
+            if set(entry) != {"name", "rate"} or not isinstance(entry["rate"], int) or not 0 <= entry["rate"] <= 10000:
+                raise ValidationError("Each tax rate is a name and a rate in basis points.", field_name="tax_rates")
 
     @classmethod
     def current(cls):
-        """This clinic's settings, created with defaults on first use."""
+        """This clinic's settings, created with defaults on first use.
+
+        One atomic upsert ($setOnInsert of every default), so two first requests at once
+        both get the same document; should both still insert (a server that does not
+        retry an upsert on the unique tenant index), the loser reads the winner's.
+        """
         found = cls.objects.first()
-        if found is None:
-            found = cls(clinic_name=current_tenant().name)
-            found.save()
-        return found
+        if found is not None:
+            return found
+        defaults = cls(clinic_name=current_tenant().name).to_mongo().to_dict()
+        defaults.pop("_id", None)
+        defaults.pop("tenantId", None)  # comes from the scoped filter
+        try:
+            return cls.objects.modify(upsert=True, new=True, __raw__={"$setOnInsert": defaults})
+        except NotUniqueError:
+            return cls.objects.get()
+
+    def tax_names(self):
+        """{rate in basis points: name} of the clinic's tax rates."""
+        return {entry["rate"]: entry["name"] for entry in self.tax_rates or []}
 
     def format_date(self, value):
         return value.strftime(DATE_FORMATS[self.date_format]) if value else ""

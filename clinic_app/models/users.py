@@ -72,6 +72,8 @@ class User(TenantDocument):
     created_at = DateTimeField(db_field="createdAt", default=lambda: clock.now())
     last_login_at = DateTimeField(db_field="lastLoginAt")
     password_changed_at = DateTimeField(db_field="passwordChangedAt")
+    # Offered in the booking form's doctor list. None (unset) = the role's default: on for Doctors only.
+    takes_appointments = BooleanField(db_field="takesAppointments")
 
     # Flask-Login protocol. The login id is the server-side session token.
     session_token = None
@@ -97,6 +99,13 @@ class User(TenantDocument):
 
     def can(self, resource, action):
         return self.is_active and self.role.allows(resource, action)
+
+    @property
+    def bookable(self):
+        """Takes appointments: as set on the staff page, else by default when the role is Doctor."""
+        if self.takes_appointments is not None:
+            return self.takes_appointments
+        return self.role.name == "Doctor"
 
 
 class UserSession(TenantDocument):

@@ -2,8 +2,11 @@
 from flask import current_app
 
 from .. import clock
+from ..extensions import throttle
 from ..models import User, UserSession
 from . import audit
+from .auth import set_password
+from .passwords import check_password
 from .staff import TooManyAttempts, _change
 
 
@@ -23,9 +26,6 @@ def verify_current_password(user, password):
 
     Raises TooManyAttempts (with .retry_after seconds) once that limit is reached.
     """
-    from ..extensions import throttle
-    from .passwords import check_password
-
     limit, key = current_app.config["LOGIN_LIMIT_ACCOUNT"], ("login-account", str(user.tenant_id), user.email)
     wait = throttle().retry_after(limit, *key)
     if wait:
@@ -38,8 +38,6 @@ def verify_current_password(user, password):
 
 def change_password(user, new_password, keep_session):
     """Set a new password; every session but `keep_session` ends."""
-    from .auth import set_password
-
     others = UserSession.objects(user=user, revoked_at=None, pk__ne=keep_session.pk).count()
     set_password(user, new_password, keep_session=keep_session)
     audit.record("account.password_change", target=user, changes={"sessions_revoked": others})

@@ -1,7 +1,14 @@
-"""Creating, revoking and authenticating API tokens."""
+"""Creating, revoking and authenticating API tokens.
+
+An API request that carries an `Authorization` header is authenticated by that
+header alone: a bad or revoked token is a 401, never a fallback to the session
+cookie (services.auth.load_user ignores the cookie then), and only a request
+that really was authenticated by a token skips the CSRF check.
+"""
 import secrets
 
 from flask import request
+from flask_login import current_user
 
 from .. import clock
 from ..models import ApiToken
@@ -11,6 +18,7 @@ from ..tenancy import bound_tenant
 from . import audit
 
 PREFIX = "cat_"
+INVALID_TOKEN = "The API token is invalid or revoked."
 
 
 def create_token(name, role, creator):
@@ -26,6 +34,17 @@ def revoke_token(token):
     if token.revoked_at is None:
         ApiToken.objects(pk=token.pk).update(set__revoked_at=clock.now())
         audit.record("api_token.revoke", target=token)
+
+
+def presents_credentials(req=None):
+    """True for an API request with an Authorization header (of any scheme, valid or not)."""
+    req = req or request
+    return req.path.startswith("/api/") and "Authorization" in req.headers
+
+
+def authenticated_by_token():
+    """True when this request's user is an API token (not a cookie session, not anonymous)."""
+    return isinstance(current_user._get_current_object(), ApiClient)
 
 
 def load_from_request(req=None):

@@ -1,13 +1,15 @@
 """The clinic's settings; the clinic name is the tenant's name too (header, emails)."""
+from ..hosts import resolver
 from ..models import Settings, Tenant
-from ..tenancy import current_tenant, resolver
+from ..tenancy import current_tenant
 from . import audit
 from .staff import _change
 
 
 SETTINGS_FIELDS = ("clinic_name", "timezone", "currency", "date_format", "idle_timeout_minutes", "slot_minutes",
                    "allow_double_booking", "work_day_start", "work_day_end", "working_days", "reminder_leads",
-                   "quiet_start", "quiet_end")
+                   "quiet_start", "quiet_end", "expiry_window_days", "address", "phone", "invoice_prefix",
+                   "credit_note_prefix", "invoice_yearly_reset", "tax_rates", "default_tax_rate", "invoice_footer")
 
 
 def update_settings(values):

@@ -2,7 +2,7 @@
 
 The tenant is inserted first with status `provisioning` (the unique
 subdomain index settles races: one insert wins, the other gets
-SubdomainTaken). Roles, admin profile, admin user and settings follow
+SubdomainTaken). Roles, admin profile, admin user, settings and the starter lab catalogue follow
 inside the tenant's context; any failure deletes everything written under
 the new tenant id and then the tenant itself. A process killed midway leaves
 a `provisioning` tenant that never resolves and is reclaimed by the next
@@ -26,10 +26,13 @@ from redis.exceptions import RedisError
 from .. import clock
 from ..clock import as_utc
 from ..extensions import redis_conn
+from ..hosts import RESERVED_SUBDOMAINS, resolver
 from ..models import AdminProfile, Role, Settings, Tenant, User
 from ..models import all_documents
 from ..permissions import DEFAULT_ROLES, RESOURCES, ROLE_LEVELS
-from ..tenancy import RESERVED_SUBDOMAINS, TenantDocument, canonical_url, resolver, tenant_context
+from ..tenancy import TenantDocument, tenant_context
+from ..web import canonical_url
+from .labs.catalogue import load_starter as load_lab_catalogue
 from .notifications import queue_email, render_email
 from .passwords import hash_password
 from .tenants import new_tenant
@@ -91,6 +94,7 @@ def provision_clinic(*, name, subdomain, admin_name, admin_email, password=None,
                 password_changed_at=clock.now(),
             ).save()
             Settings(clinic_name=name, timezone=timezone, currency=currency, date_format=date_format).save()
+            load_lab_catalogue(actor=admin)  # the starter lab catalogue, editable by the clinic
         Tenant.objects(pk=tenant.pk, status="provisioning").update(set__status="active")
         tenant.reload()
     except BaseException:

@@ -23,9 +23,9 @@ import logging
 from collections import Counter
 from datetime import timedelta
 
-
 from .. import clock
 from ..models import OutboundMessage, Tenant
+from ..pagination import paginate
 from ..tenancy import tenant_context
 from .notifications import GAVE_UP, UNKNOWN_OUTCOME, enqueue_delivery, max_attempts, outcome_unknown
 
@@ -132,8 +132,6 @@ def retry(message_id):
 
 def message_page(status=None, page=1, per_page=PAGE_SIZE):
     """This clinic's outbox, newest first, optionally one status; served by a tenant-prefixed index."""
-    from ..pagination import paginate
-
     qs = OutboundMessage.objects
     if status:
         qs = qs.filter(status=status)

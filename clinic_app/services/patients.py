@@ -4,7 +4,13 @@ from datetime import date, datetime
 
 from mongoengine.queryset.visitor import Q
 
-from ..models import Appointment, Counter, Patient, Visit
+from .. import clock
+from ..localtime import parse_local_date
+from ..models import (Appointment, Counter, Dispense, Invoice, LabOrder, LabResult, Patient, Payment, Prescription,
+                      Visit)
+from ..models.patients import as_allergy
+from ..models.patients import digits
+from ..models.prefetch import prefetch
 from . import audit
 
 PER_PAGE = 25
@@ -26,7 +32,7 @@ def search(q="", include_inactive=False):
 
     - "P000123" → record number (any status; record numbers are unique)
     - digits (spaces, dashes allowed) → phone number prefix
-    - YYYY-MM-DD → date of birth
+    - a date in the clinic's format (31/12/1980) or YYYY-MM-DD → date of birth
     - "maria lop" → first name "maria", last name starting "lop"
     - "lopez, ma" → last name "lopez", first name starting "ma"
     - one word → last name or first name starting with it (an index union on MongoDB)
@@ -38,11 +44,11 @@ def search(q="", include_inactive=False):
     compact = q.replace(" ", "").replace("-", "")
     if re.fullmatch(r"[Pp]\d{1,10}", compact):
         return Patient.objects(record_number=f"P{int(compact[1:]):06d}")
-    if _DATE.match(q):
-        try:
-            return base.filter(date_of_birth=date.fromisoformat(q)).order_by(*NAME_ORDER)
-        except ValueError:
-            return base.none()
+    born = parse_local_date(q)  # in the clinic's date format (e.g. 31/12/1980), or YYYY-MM-DD
+    if born is not None:
+        return base.filter(date_of_birth=born).order_by(*NAME_ORDER)
+    if _DATE.match(q):  # shaped like YYYY-MM-DD but no such day (2026-02-30)
+        return base.none()
     if re.fullmatch(r"\+?[\d()]{3,}", compact.replace("(", "").replace(")", "")):
         return base.filter(**_prefix_range("phone_digits", re.sub(r"\D", "", compact))).order_by(*NAME_ORDER)
     text = q.lower()
@@ -57,18 +63,8 @@ def search(q="", include_inactive=False):
         .order_by(*NAME_ORDER)
 
 
-def page_of(qs, page, per_page=PER_PAGE):
-    """(items, page, pages, total) for a 1-based page number."""
-    from ..pagination import paginate
-
-    p = paginate(qs, page, per_page)
-    return p.items, p.number, p.pages, p.total
-
-
 def likely_duplicates(first_name, last_name, date_of_birth=None, phone=None, email=None, exclude=None):
     """Active patients with the same name and birth date, or the same phone or email."""
-    from ..models.patients import digits
-
     conds = []
     if first_name and last_name and date_of_birth:
         conds.append(Q(first_name_lc=first_name.strip().lower(), last_name_lc=last_name.strip().lower(),
@@ -102,6 +98,8 @@ def create_patient(data):
 def _plain(value):
     if isinstance(value, (date, datetime)):
         return value.isoformat()
+    if isinstance(value, list):  # structured allergies
+        return [v.to_mongo().to_dict() if hasattr(v, "to_mongo") else v for v in value]
     return value
 
 
@@ -110,6 +108,8 @@ def update_patient(patient, data):
     for field in FIELDS:
         new = data.get(field)
         old = getattr(patient, field)
+        if field == "allergies":
+            new = [as_allergy(a) for a in new or []]
         if (new or None) != (old or None):
             changes[field] = {"old": _plain(old), "new": _plain(new)}
             setattr(patient, field, new)
@@ -120,10 +120,13 @@ def update_patient(patient, data):
 
 
 def set_active(patient, active):
-    if patient.active == active:
-        return False
-    Patient.objects(pk=patient.pk).update(set__active=active)
+    """Archive (False) or restore (True); False when it already was. One conditional update,
+    so of two simultaneous archives exactly one happens (and is audited)."""
+    changed = Patient.objects(pk=patient.pk, active=not active).update(set__active=active,
+                                                                       set__updated_at=clock.now())
     patient.active = active
+    if not changed:
+        return False
     audit.record("patient.restore" if active else "patient.archive", target=patient)
     return True
 
@@ -148,6 +151,12 @@ def timeline(patient, before=None, per_page=TIMELINE_PAGE):
     sources = [
         ("appointment", Appointment, "start"),
         ("visit", Visit, "started_at"),
+        ("lab_order", LabOrder, "ordered_at"),
+        ("lab_result", LabResult, "resulted_at"),
+        ("prescription", Prescription, "created_at"),
+        ("dispense", Dispense, "at"),
+        ("invoice", Invoice, "created_at"),
+        ("payment", Payment, "received_at"),
     ]
     for kind, model, field in sources:
         qs = model.objects(patient=patient)
@@ -157,9 +166,8 @@ def timeline(patient, before=None, per_page=TIMELINE_PAGE):
             entries.append({"kind": kind, "at": getattr(doc, field), "doc": doc})
     entries.sort(key=lambda e: e["at"], reverse=True)
     page = entries[:per_page]
-    from ..tenancy import prefetch
-
     prefetch([e["doc"] for e in page if e["kind"] == "appointment"], "doctor")
     prefetch([e["doc"] for e in page if e["kind"] == "visit"], "provider")
+    prefetch([e["doc"] for e in page if e["kind"] == "prescription"], "prescriber")
     more = len(entries) > per_page
     return page, (page[-1]["at"] if more and page else None)

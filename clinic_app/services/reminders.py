@@ -21,7 +21,10 @@ from .. import clock
 from ..clock import as_utc
 from ..localtime import clinic_settings, clinic_zone, local_time
 from ..models import Appointment, Reminder, Tenant
-from ..tenancy import canonical_url, current_tenant, tenant_context
+from ..tenancy import current_tenant, tenant_context
+from ..web import canonical_url
+from .notifications import queue_email, render_email
+from .subscription import standing
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +130,6 @@ def _lead_text(minutes):
 
 def send_one(reminder, now=None):
     """Re-check and queue one due reminder's email; returns what happened."""
-    from .notifications import queue_email, render_email
-
-    from .subscription import standing
-
     now = now or clock.now()
     tenant = current_tenant()
     appointment = Appointment.objects(pk=reminder.to_mongo().get("appointment")).first()

@@ -10,14 +10,15 @@ that two concurrent changes cannot both slip through.
 """
 from datetime import timedelta
 
-from bson import ObjectId
 from flask import current_app, url_for
 from flask_login import current_user
 from mongoengine import NotUniqueError
 
 from .. import clock
 from ..models import AuthToken, Role, User, UserSession
-from ..tenancy import prefetch, canonical_url, current_tenant
+from ..models.prefetch import prefetch
+from ..tenancy import current_tenant
+from ..web import canonical_url
 from . import audit
 from .notifications import queue_email, render_email
 
@@ -47,13 +48,6 @@ class TooManyAttempts(StaffError):
         minutes = max(1, round(retry_after / 60))
         super().__init__(f"Too many wrong passwords. Try again in about {minutes} minute{'' if minutes == 1 else 's'}.")
         self.retry_after = retry_after
-
-
-def by_id(model, raw_id, **filters):
-    """This clinic's `model` with id `raw_id` (and `filters`), or None: bad ids and other clinics' ids too."""
-    if not isinstance(raw_id, str) or not ObjectId.is_valid(raw_id):
-        return None
-    return model.objects(pk=ObjectId(raw_id), **filters).first()
 
 
 def _change(before, after):
@@ -183,4 +177,18 @@ def reactivate(user):
     User.objects(pk=user.pk, status="deactivated").update(set__status=after)
     user.reload()
     audit.record("staff.reactivate", target=user, changes={"status": _change("deactivated", after)})
+    return True
+
+
+def set_takes_appointments(user, takes):
+    """Offer `user` in the booking form's doctor list, or stop; returns False when nothing changed.
+
+    Their booked appointments stay as they are (the calendar still shows them).
+    """
+    before = user.bookable
+    User.objects(pk=user.pk).update(set__takes_appointments=bool(takes))
+    user.reload()
+    if before == bool(takes):
+        return False
+    audit.record("staff.bookable_change", target=user, changes={"takes_appointments": _change(before, bool(takes))})
     return True

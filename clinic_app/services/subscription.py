@@ -11,16 +11,27 @@ contains expires_at):
 | later (day 15 on)                      | suspended | subscription page only |
 
 Operator status `suspended`/`inactive` on the tenant overrides all of it.
+
+`standing(tenant, now)` decides one clinic; `standing_query(state, now)` is the
+same rule turned round for the database (the operator console's state filter):
+`now < expires_at + X` is `expires_at > now - X`, with the same offsets and the
+same operator statuses, so a list filtered by state and the state shown per
+clinic cannot disagree (tests/test_platform.py checks every day boundary).
 """
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from mongoengine.queryset.visitor import Q
+
 from ..clock import as_utc
+from ..models.tenant import STATUSES
 
 DAY = timedelta(days=1)
 TRIAL_DAYS = 7
 GRACE_DAYS = 7
+FULL_ACCESS_AFTER_EXPIRY = DAY  # the day that contains expires_at ("day 7" of a trial) is still full access
+GRACE = GRACE_DAYS * DAY
 
 
 class State(StrEnum):
@@ -29,6 +40,11 @@ class State(StrEnum):
     GRACE = "grace"
     SUSPENDED = "suspended"
     INACTIVE = "inactive"
+
+
+# Operator statuses that shut a clinic whatever its dates; every other status leaves the dates in charge.
+SHUT = {"inactive": State.INACTIVE, "suspended": State.SUSPENDED}
+DATED = tuple(status for status in STATUSES if status not in SHUT)
 
 
 @dataclass(frozen=True)
@@ -74,12 +90,10 @@ def standing(tenant, now):
     """The tenant's subscription standing at `now`."""
     sub = tenant.subscription
     expires_at = as_utc(sub.expires_at)
-    access_until = expires_at + DAY
-    suspends_at = access_until + GRACE_DAYS * DAY
-    if tenant.status == "inactive":
-        state = State.INACTIVE
-    elif tenant.status == "suspended":
-        state = State.SUSPENDED
+    access_until = expires_at + FULL_ACCESS_AFTER_EXPIRY
+    suspends_at = access_until + GRACE
+    if tenant.status in SHUT:
+        state = SHUT[tenant.status]
     elif now < access_until:
         state = State.TRIAL if sub.plan == "trial" else State.ACTIVE
     elif now < suspends_at:
@@ -87,3 +101,24 @@ def standing(tenant, now):
     else:
         state = State.SUSPENDED
     return Standing(state, sub.plan, expires_at, access_until, suspends_at, now)
+
+
+def standing_query(state, now):
+    """A Tenant query matching exactly the tenants whose `standing(tenant, now).state` is `state`.
+
+    Raises ValueError for a value that is not a State.
+    """
+    state = State(state)
+    access_from = now - FULL_ACCESS_AFTER_EXPIRY  # full access while expires_at > access_from
+    grace_from = access_from - GRACE  # read-only while expires_at > grace_from
+    shut = Q(status__in=[status for status, shut_as in SHUT.items() if shut_as is state])
+    dated = Q(status__in=DATED)
+    if state is State.INACTIVE:
+        return shut
+    if state is State.TRIAL:
+        return dated & Q(subscription__plan="trial", subscription__expires_at__gt=access_from)
+    if state is State.ACTIVE:
+        return dated & Q(subscription__plan__ne="trial", subscription__expires_at__gt=access_from)
+    if state is State.GRACE:
+        return dated & Q(subscription__expires_at__lte=access_from, subscription__expires_at__gt=grace_from)
+    return shut | (dated & Q(subscription__expires_at__lte=grace_from))  # State.SUSPENDED

@@ -41,7 +41,8 @@ from zoneinfo import ZoneInfo
 
 from .. import clock
 from ..models import OutboundMessage, Role, Settings, Tenant, User
-from ..tenancy import canonical_url, tenant_context
+from ..tenancy import tenant_context
+from ..web import canonical_url
 from .notifications import queue_email, render_email
 from .subscription import DAY, State, standing
 

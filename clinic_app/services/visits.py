@@ -7,9 +7,9 @@ from .. import clock
 from ..models import Appointment, Visit
 from ..models.clinical import VITALS, Amendment, Vitals
 from ..models.scheduling import TRANSITIONS
-from . import audit
-from .patients import page_of  # noqa: F401  (re-exported for the visits views)
+from . import audit, reminders
 
+PER_PAGE = 25
 SOAP = ("subjective", "objective", "assessment", "plan")
 DIAGNOSIS = ("diagnosis", "diagnosis_code")
 FIELDS = SOAP + tuple(VITALS) + DIAGNOSIS
@@ -81,6 +81,17 @@ def as_signed(visit):
     return values
 
 
+def may_edit_draft(visit, user):
+    """Only a draft's provider, or an Admin, edits it; everyone else with visit rights reads it."""
+    return ref_id(visit, "provider") == user.pk or user.role.is_admin
+
+
+def not_yours(visit):
+    """The refusal for someone else's draft (403)."""
+    return NotProvider(f"This draft is {visit.provider.name}'s: only they or an Admin can edit it. "
+                       "You can still read it on the visit's page.")
+
+
 def open_draft_for(appointment):
     return Visit.objects(appointment=appointment, status="draft").first()
 
@@ -115,8 +126,6 @@ def move_appointment(appointment_id, sources, target):
     old_status = before.status
     audit.record("appointment.status", target=before,
                  changes={"status": {"old": before.status, "new": target}, "via": "visit"})
-    from . import reminders
-
     before.status = target
     reminders.sync(before)  # an appointment under way needs no more reminders
     return old_status
@@ -195,13 +204,16 @@ def _apply(visit, values):
     visit.updated_at = clock.now()
 
 
-def update_draft(visit, values):
-    """Save new values on a draft; returns the changed fields ({} when nothing changed).
+def update_draft(visit, values, user):
+    """Save `user`'s new values on a draft; returns the changed fields ({} when nothing changed).
 
-    Raises Conflict when the visit was signed meanwhile (nothing is saved).
+    Raises Conflict when the visit was signed meanwhile (nothing is saved), NotProvider
+    when `user` is neither the draft's provider nor an Admin.
     """
     if visit.locked:
         raise Conflict("This visit is signed: changes must be made as an amendment.")
+    if not may_edit_draft(visit, user):
+        raise not_yours(visit)
     changes = _changes(visit, values)
     if not changes:
         return {}

@@ -6,7 +6,9 @@ from ...models import UserSession
 from ...permissions import require_login
 from ...services import account, staff
 from ...services.auth import end_session
+from ...services.passwords import context_words
 from ...web import htmx_redirect, render
+from ..common import get_or_404
 from .forms import NameForm, PasswordChangeForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -18,14 +20,12 @@ def _me():
 
 def get_session_or_404(session_id):
     """One of *my* live sessions. Aborts 404 for anyone else's (this clinic's or another's)."""
-    record = staff.by_id(UserSession, session_id, user=_me(), revoked_at=None)
-    if record is None:
-        abort(404, description="There is no such session.")
-    return record
+    return get_or_404(UserSession, session_id, user=_me(), revoked_at=None)
 
 
 def _password_form(**kwargs):
-    return PasswordChangeForm(user_inputs=(current_user.email, current_user.name, g.tenant.name), **kwargs)
+    return PasswordChangeForm(user_inputs=context_words(email=current_user.email, name=current_user.name,
+                                                        tenant=g.tenant), **kwargs)
 
 
 def _page(block=None, status=200, name_form=None, password_form=None):

@@ -1,15 +1,15 @@
 """Appointments: day/week calendar, booking, rescheduling, status changes."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 
 from ...localtime import clinic_settings, to_local
-from ...models import Appointment
+from ...models import Appointment, User
 from ...permissions import require_permission
 from ...services import scheduling as svc
 from ...web import htmx_redirect, render
-from ..common import get_or_404
+from ..common import day_arg, find, get_or_404
 from .forms import BookingForm, RescheduleForm, StatusForm
 
 bp = Blueprint("appointments", __name__, url_prefix="/appointments")
@@ -19,13 +19,6 @@ VIEWS = ("day", "week")
 
 def get_appointment_or_404(appointment_id):
     return get_or_404(Appointment, appointment_id)
-
-
-def _requested_day(value, today):
-    try:
-        return date.fromisoformat(value) if isinstance(value, str) and value else today
-    except ValueError:
-        return today
 
 
 def _labels():
@@ -38,9 +31,9 @@ def index():
     """The calendar: a day (slot rows x doctor columns) or a week (Mon–Sun), one doctor or all."""
     today = svc.local_today()
     view = request.args.get("view") if request.args.get("view") in VIEWS else "day"
-    day = _requested_day(request.args.get("date"), today)
+    day = day_arg("date", today, lenient=True)  # a garbled date shows today; 400 outside the calendar's years
     doctor_id = request.args.get("doctor", "")
-    doctor = svc.find_doctor(doctor_id, bookable_only=False) if doctor_id else None
+    doctor = find(User, doctor_id) if doctor_id else None
     if doctor_id and doctor is None:
         abort(404, description="There is no such doctor in this clinic.")
     doctors = svc.bookable_doctors()

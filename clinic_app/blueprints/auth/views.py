@@ -1,76 +1,59 @@
 """Sign in, sign out, password reset and invitation acceptance on a clinic subdomain."""
 from datetime import timedelta
-from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 
 from ...extensions import throttle
 from ...models import AuthToken, User
 from ...services import audit
-from ...services.auth import authenticate, end_session, set_password, start_session
+from ...services.auth import (
+    end_session,
+    issue_reset_link,
+    set_password,
+    sign_in_staff,
+    start_session,
+    take_welcome,
+)
 from ...services.notifications import queue_email, render_email
-from ...tenancy import allow_when_suspended, canonical_url, current_tenant
-from ...web import htmx_redirect, render
+from ...services.passwords import context_words
+from ...gate import allow_when_suspended
+from ...tenancy import current_tenant
+from ...web import canonical_url, htmx_redirect, render
 from .forms import AcceptInviteForm, ForgotPasswordForm, LoginForm, NewPasswordForm
+from ..signin import login_page
 
 bp = Blueprint("auth", __name__)
 
-INVALID_LOGIN = "Email or password is incorrect."
+PREFILL_KEY = "login_email"
 
 
-def _login_limits(email):
-    """(limit, key...) pairs: per account (tenant id + email) and per client address.
-
-    The account key uses the tenant's id, not the Host header, and the address
-    key has no tenant at all, so neither resets by switching subdomain.
-    """
-    cfg = current_app.config
-    email = email.strip().lower() if isinstance(email, str) else ""
-    return [
-        (cfg["LOGIN_LIMIT_ACCOUNT"], "login-account", str(current_tenant().pk), email),
-        (cfg["LOGIN_LIMIT_IP"], "login-ip", request.remote_addr or "?"),
-    ]
-
-
-def _too_many(seconds):
-    minutes = max(1, round(seconds / 60))
-    abort(429, description=f"Too many failed sign-in attempts. Try again in about {minutes} minute"
-                           f"{'' if minutes == 1 else 's'}, or reset your password.")
-
-
-def _safe_next(target):
-    """Only same-site relative paths; never an absolute or scheme-relative URL."""
-    if not target or not isinstance(target, str):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target
+def _start(user):
+    start_session(user)
+    audit.record("auth.login", target=user, actor=user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @allow_when_suspended
 def login():
     """Sign in to this clinic."""
-    if current_user.is_authenticated and request.method == "GET":
-        return redirect(_safe_next(request.args.get("next")) or "/")
+    if request.method == "GET" and "welcome" in request.args:
+        return _welcome(request.args["welcome"])
     form = LoginForm()
-    if form.validate_on_submit():
-        limits = _login_limits(form.email.data)
-        wait = max(throttle().retry_after(limit, *key) for limit, *key in limits)
-        if wait:
-            _too_many(wait)
-        user = authenticate(form.email.data, form.password.data)
-        if user is not None:
-            start_session(user)
-            audit.record("auth.login", target=user, actor=user)
-            return htmx_redirect(_safe_next(request.args.get("next")) or "/")
-        for limit, *key in limits:
-            throttle().hit(limit, *key)
-        form.password.errors.append(INVALID_LOGIN)
-    status = 422 if form.is_submitted() else 200
-    return render("auth/login.html", block="form", status=status, form=form)
+    if request.method == "GET" and PREFILL_KEY in session:
+        form.email.data = session.pop(PREFILL_KEY)
+    return login_page(form, signed_in=current_user.is_authenticated, home="/", template="auth/login.html",
+                      check=lambda email, password: sign_in_staff(email, password, request.remote_addr),
+                      start=_start, locked_hint=", or reset your password")
+
+
+def _welcome(key):
+    """The new clinic's first visit, from the signup: greet the admin and fill in their email, then PRG."""
+    email = take_welcome(key)
+    if email and not current_user.is_authenticated:
+        session[PREFILL_KEY] = email
+        flash("Your clinic is ready — sign in with the email and password you just chose.", "success")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -94,7 +77,7 @@ def forgot_password():
         user = User.objects(email=form.email.data.strip().lower(), status="active").first()
         if user is not None:
             minutes = current_app.config["RESET_TOKEN_MINUTES"]
-            token = AuthToken.issue(user, "reset", timedelta(minutes=minutes))
+            token = issue_reset_link(user, timedelta(minutes=minutes))
             link = canonical_url(current_tenant(), url_for("auth.reset_password", token=token))
             text, html = render_email("password_reset", user=user, link=link, minutes=minutes,
                                       clinic=g.tenant.name)
@@ -112,7 +95,7 @@ def reset_password(token):
     if found is None:
         return render("auth/token_invalid.html", status=404, what="password reset link")
     user = found.user
-    form = NewPasswordForm(user_inputs=(user.email, user.name, g.tenant.name))
+    form = NewPasswordForm(user_inputs=context_words(email=user.email, name=user.name, tenant=g.tenant))
     if form.validate_on_submit():
         if AuthToken.redeem(token, "reset") is None:  # lost a race with another use
             return render("auth/token_invalid.html", status=404, what="password reset link")
@@ -131,7 +114,9 @@ def accept_invite(token):
     if found is None:
         return render("auth/token_invalid.html", status=404, what="invitation link")
     user = found.user
-    form = AcceptInviteForm(user_inputs=(user.email, g.tenant.name), data={"name": user.name})
+    # The name typed on this form is checked too (AcceptInviteForm adds it).
+    form = AcceptInviteForm(user_inputs=context_words(email=user.email, name=user.name, tenant=g.tenant),
+                            data={"name": user.name})
     if form.validate_on_submit():
         if AuthToken.redeem(token, "invite") is None or user.status != "invited":
             return render("auth/token_invalid.html", status=404, what="invitation link")

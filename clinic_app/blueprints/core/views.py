@@ -3,6 +3,8 @@ import mongoengine
 from flask import Blueprint, g, jsonify
 
 from ...extensions import redis_conn
+from ..dashboard.views import index
+from ..public.views import landing
 
 bp = Blueprint("core", __name__)
 
@@ -11,11 +13,7 @@ bp = Blueprint("core", __name__)
 def root():
     """Apex landing page, or the clinic's dashboard on a clinic subdomain."""
     if g.get("tenant") is None:
-        from ..public.views import landing
-
         return landing()
-    from ..dashboard.views import index
-
     return index()
 
 

@@ -4,6 +4,9 @@ from flask_login import current_user
 
 from ... import clock
 from ...permissions import require_login
+from ...services import scheduling
+from ...services.labs import results as lab_results
+from ...services.pharmacy import stock as pharmacy_stock
 from ...web import render
 
 bp = Blueprint("dashboard", __name__)
@@ -16,11 +19,14 @@ def index():
 
 @require_login
 def _dashboard():
-    from ...services import scheduling
-
     now = clock.now()
     today, mine = None, []
     if current_user.can("appointments", "read"):
         today = scheduling.today_by_status(now)
         mine = scheduling.upcoming_for_doctor(current_user._get_current_object(), now, limit=8)
-    return render("dashboard/index.html", today=today, mine=mine, day=scheduling.local_today(now))
+    labs = lab_results.dashboard(current_user._get_current_object()) if current_user.can("lab_results", "read") \
+        else None
+    # Stock counts for the roles that manage stock (inventory create: Admin, Medical Representative).
+    pharmacy = pharmacy_stock.counts() if current_user.can("inventory", "create") else None
+    return render("dashboard/index.html", today=today, mine=mine, day=scheduling.local_today(now), labs=labs,
+                  pharmacy=pharmacy)

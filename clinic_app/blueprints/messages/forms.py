@@ -8,4 +8,6 @@ from ...models.messages import STATUSES
 class MessageFilterForm(Form):
     status = SelectField("Status", default="", invalid_choice_message="Choose a status from the list.",
                          choices=[SelectChoice("", "Any status")]
-                         + [SelectChoice(s, s.capitalize()) for s in STATUSES])
+                         # `failed` in the outbox includes the messages still being retried
+                         + [SelectChoice(s, "Failed or retrying" if s == "failed" else s.capitalize())
+                            for s in STATUSES])

@@ -6,6 +6,7 @@ from mongoengine.errors import ValidationError as MongoValidationError
 
 from ... import clock
 from ...models import Patient
+from ...pagination import paginate
 from ...permissions import require_permission
 from ...services import audit
 from ...services import patients as svc
@@ -27,9 +28,8 @@ def index():
     """Patient list with search as you type."""
     q = request.args.get("q", "")[:100]
     archived = request.args.get("archived") == "1"
-    items, page, pages, total = svc.page_of(svc.search(q, include_inactive=archived), page_number())
-    return render("patients/index.html", block="results", patients=items, q=q, archived=archived,
-                  page=page, pages=pages, total=total)
+    page = paginate(svc.search(q, include_inactive=archived), page_number(), svc.PER_PAGE)
+    return render("patients/index.html", block="results", page=page, q=q, archived=archived)
 
 
 def _form_page(form, patient=None):

@@ -1,16 +1,16 @@
-from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField, SearchField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ...forms import AppForm
 from ...services.passwords import MAX_LENGTH
 from ...services.platform import MAX_EXTENSION_DAYS, STATE_FILTERS
 
-class OperatorLoginForm(FlaskForm):
+class OperatorLoginForm(AppForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_LENGTH)])
 
 
-class ClinicFilterForm(FlaskForm):
+class ClinicFilterForm(AppForm):
     """The clinic list's search (GET): no CSRF, it changes nothing."""
 
     class Meta:
@@ -27,7 +27,7 @@ def _reason():
                                                Length(max=1000)], render_kw={"rows": 2})
 
 
-class ExtendTrialForm(FlaskForm):
+class ExtendTrialForm(AppForm):
     days = IntegerField("Days", default=7, validators=[
         InputRequired(message="How many days?"),
         NumberRange(min=1, max=MAX_EXTENSION_DAYS, message=f"Extend by 1 to {MAX_EXTENSION_DAYS} days.")],
@@ -35,13 +35,13 @@ class ExtendTrialForm(FlaskForm):
     reason = _reason()
 
 
-class SuspendForm(FlaskForm):
+class SuspendForm(AppForm):
     reason = _reason()
 
 
-class ReactivateForm(FlaskForm):
+class ReactivateForm(AppForm):
     reason = _reason()
 
 
-class JobActionForm(FlaskForm):
+class JobActionForm(AppForm):
     """Requeue/delete a failed job: no fields, just the CSRF token."""

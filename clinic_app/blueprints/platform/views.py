@@ -6,17 +6,16 @@ staff sessions live on clinic hosts and carry `tenant_id` instead, so neither
 can stand in for the other. Every route but the sign-in page needs an
 operator session (checked in `before_request`, so a new route is closed by default).
 """
-from urllib.parse import urlsplit
-
-from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, request, session, url_for
+from flask import Blueprint, abort, flash, g, make_response, redirect, request, session, url_for
 
 from ... import clock
-from ...extensions import throttle
 from ...models import Tenant
 from ...services import platform as svc
+from ...services.auth import check_sign_in
 from ...services.subscription import standing
 from ..common import get_or_404
 from ...web import htmx_redirect, render
+from ..signin import login_page
 from ..common import page_number
 from .forms import (
     ClinicFilterForm,
@@ -30,7 +29,6 @@ from .forms import (
 bp = Blueprint("platform", __name__, url_prefix="/platform")
 
 SESSION_KEY = "operator_token"
-INVALID_LOGIN = "Email or password is incorrect."
 OPEN_ENDPOINTS = frozenset({"platform.login"})
 
 
@@ -61,49 +59,25 @@ def _unauthorized():
     return redirect(target)
 
 
-def _safe_next(target):
-    """Only console paths on this host (never an absolute or scheme-relative URL)."""
-    if not isinstance(target, str) or not target.startswith("/platform/"):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or "\\" in target or target.startswith("//"):
-        return None
-    return target
+def _start(operator):
+    """A fresh operator session: nothing from before sign-in carries over."""
+    if g.operator_session is not None:
+        svc.end_operator_session(g.operator_session)
+    token = svc.start_operator_session(operator, request.remote_addr, request.user_agent.string)
+    session.clear()
+    session[SESSION_KEY] = token
+    svc.record_action(operator, "operator.login", ip=request.remote_addr)
 
 
-def _login_limits(email):
-    cfg = current_app.config
-    email = email.strip().lower() if isinstance(email, str) else ""
-    return [(cfg["LOGIN_LIMIT_ACCOUNT"], "operator-login-account", email),
-            (cfg["LOGIN_LIMIT_IP"], "operator-login-ip", request.remote_addr or "?")]
+def _check(email, password):
+    return check_sign_in(svc.authenticate_operator, email, password, scope="operator-login", ip=request.remote_addr)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Operator sign-in."""
-    if g.operator is not None and request.method == "GET":
-        return redirect(_safe_next(request.args.get("next")) or url_for("platform.clinics"))
-    form = OperatorLoginForm()
-    if form.validate_on_submit():
-        limits = _login_limits(form.email.data)
-        wait = max(throttle().retry_after(limit, *key) for limit, *key in limits)
-        if wait:
-            minutes = max(1, round(wait / 60))
-            abort(429, description=f"Too many failed sign-in attempts. Try again in about {minutes} "
-                                   f"minute{'' if minutes == 1 else 's'}.")
-        operator = svc.authenticate_operator(form.email.data, form.password.data)
-        if operator is not None:
-            if g.operator_session is not None:
-                svc.end_operator_session(g.operator_session)
-            token = svc.start_operator_session(operator, request.remote_addr, request.user_agent.string)
-            session.clear()  # a fresh session: nothing from before sign-in carries over
-            session[SESSION_KEY] = token
-            svc.record_action(operator, "operator.login", ip=request.remote_addr)
-            return htmx_redirect(_safe_next(request.args.get("next")) or url_for("platform.clinics"))
-        for limit, *key in limits:
-            throttle().hit(limit, *key)
-        form.password.errors.append(INVALID_LOGIN)
-    return render("platform/login.html", block="form", status=422 if form.is_submitted() else 200, form=form)
+    return login_page(OperatorLoginForm(), signed_in=g.operator is not None, check=_check, start=_start,
+                      template="platform/login.html", home=url_for("platform.clinics"), next_prefix="/platform/")
 
 
 @bp.post("/logout")
@@ -189,9 +163,9 @@ def reactivate(tenant_id):
 @bp.get("/jobs")
 def jobs():
     """The RQ queue: counts, and the failed jobs with requeue/delete."""
-    failed, page, pages = svc.failed_jobs(page_number())
-    return render("platform/jobs.html", block="failed", overview=svc.queue_overview(), failed=failed, page=page,
-                  pages=pages, form=JobActionForm(), actions=svc.actions_for(prefix="job.", limit=20))
+    return render("platform/jobs.html", block="failed", overview=svc.queue_overview(),
+                  page=svc.failed_jobs(page_number()), form=JobActionForm(),
+                  actions=svc.actions_for(prefix="job.", limit=20))
 
 
 def _job_action(job_id, action, done):

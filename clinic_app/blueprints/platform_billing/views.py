@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, jsonify, request
 
 from ...extensions import csrf
 from ...services import payments
-from ...tenancy import allow_when_suspended
+from ...gate import allow_when_suspended
 
 log = logging.getLogger(__name__)
 

@@ -3,13 +3,11 @@
 Each step's form validates what was posted, and re-validates the stored
 answers for the final check (`recheck()`): the same rules, twice.
 """
-from functools import lru_cache
-from zoneinfo import available_timezones
-
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, Length, ValidationError
 
+from ...forms import AppForm
+from ...localtime import canonical_zones, timezone_choices
 from ...models.settings import CURRENCIES, DATE_FORMATS
 from ...services.onboarding import password_inputs, subdomain_problem
 from ...services.passwords import password_problem
@@ -25,19 +23,13 @@ def _lower(value):
     return value.lower() if isinstance(value, str) else value
 
 
-@lru_cache(maxsize=1)
-def timezone_choices():
-    """Every IANA time zone name this system knows, sorted."""
-    return tuple(sorted(available_timezones()))
-
-
 def _date_format_label(key):
     day, month, year = _EXAMPLE_DATE.split("/")
     example = key.replace("YYYY", year).replace("MM", month).replace("DD", day)
     return f"{key}  (e.g. {example})"
 
 
-class WizardForm(FlaskForm):
+class WizardForm(AppForm):
     """A wizard step: knows the wizard (for cross-step rules) and can re-check stored answers."""
 
     def __init__(self, *args, wizard=None, final=False, **kwargs):
@@ -123,6 +115,7 @@ class AdminForm(WizardForm):
 
 
 class SettingsForm(WizardForm):
+    # UTC until chosen; with JavaScript the browser's own zone instead (static/js/app.js, data-browser-zone).
     timezone = SelectField("Time zone", default="UTC", validate_choice=False)
     currency = SelectField("Currency", default="USD", validate_choice=False, choices=list(CURRENCIES),
                            validators=[AnyOf(CURRENCIES, message="Choose a currency from the list.")])
@@ -132,14 +125,14 @@ class SettingsForm(WizardForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.timezone.choices = list(timezone_choices())
+        self.timezone.choices = timezone_choices()
 
     def validate_timezone(self, field):
-        if field.data not in timezone_choices():
+        if field.data not in canonical_zones():
             raise ValidationError("Choose a time zone from the list (IANA names, like Europe/Paris).")
 
 
-class CreateForm(FlaskForm):
+class CreateForm(AppForm):
     """The review step's Create button: only the CSRF token."""
 
 

@@ -9,6 +9,7 @@ import json
 from flask import Blueprint, abort, current_app, make_response, request, session, url_for
 
 from ...extensions import throttle
+from ...services.auth import welcome_login_path
 from ...services.onboarding import (
     ProvisioningFailed,
     SubdomainTaken,
@@ -17,8 +18,7 @@ from ...services.onboarding import (
     subdomain_problem,
     taken_message,
 )
-from ...tenancy import canonical_url
-from ...web import htmx_redirect, render, wants_fragment
+from ...web import canonical_url, htmx_redirect, render, wants_fragment
 from .forms import STEP_FORMS, ClinicForm, CreateForm
 
 bp = Blueprint("public", __name__)
@@ -117,7 +117,7 @@ def onboard_review():
         if not check.recheck():
             return _page(step, wizard, check, status=422)
     try:
-        tenant, _ = create_clinic_from_wizard(wizard)
+        tenant, admin = create_clinic_from_wizard(wizard)
     except SubdomainTaken:
         check = ClinicForm.for_answers(wizard)
         check.subdomain.errors = [taken_message(wizard.get("subdomain"), just=True)]
@@ -125,8 +125,9 @@ def onboard_review():
     except ProvisioningFailed:
         return _page("review", wizard, form, status=500, failed=True)
     session.pop(SESSION_KEY, None)
-    # Another host: its session cookie is separate, so nothing is flashed.
-    return htmx_redirect(canonical_url(tenant, "/login"))
+    # Another host with its own session cookie: a single-use key (the email stays server-side) lets
+    # the clinic's login page say the clinic is ready and fill in the admin's email.
+    return htmx_redirect(canonical_url(tenant, welcome_login_path(tenant, admin.email)))
 
 
 @bp.get("/tenant-onboard/subdomain-check")

@@ -1,8 +1,8 @@
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
+from ...forms import AppForm
 from ...services.roles import PERMISSION_KEYS, role_name_taken
 
 
@@ -10,12 +10,14 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class RoleForm(FlaskForm):
+class RoleForm(AppForm):
     """A role: name (custom roles only), level, and the permission matrix as "resource:action" keys."""
 
-    name = StringField("Name", filters=[_strip], validators=[DataRequired(), Length(max=60)])
-    level = IntegerField("Level (optional)", validators=[Optional(), NumberRange(
-        min=0, max=100, message="Enter a level from 0 to 100.")])
+    name = StringField("Name", filters=[_strip], validators=[
+        DataRequired(message="Enter a name for the role."), Length(max=60, message="Use at most 60 characters.")])
+    level = IntegerField(
+        "Level (optional)", invalid_value_message="Enter the level as a whole number from 0 to 100.",
+        validators=[Optional(), NumberRange(min=0, max=100, message="Enter a level from 0 to 100.")])
     permissions = SelectMultipleField("Permissions", choices=[SelectChoice(k) for k in PERMISSION_KEYS],
                                       invalid_choice_message="'%(value)s' is not a permission this matrix offers.")
 

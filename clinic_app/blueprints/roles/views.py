@@ -5,17 +5,14 @@ from ...models import Role
 from ...permissions import ACTIONS, RESOURCES, label, require_permission
 from ...services import roles, staff
 from ...web import htmx_redirect, render
+from ..common import get_or_404
 from .forms import RoleForm
 
 bp = Blueprint("roles", __name__, url_prefix="/roles")
 
 
 def get_role_or_404(role_id):
-    """This clinic's role `role_id`. Aborts 404 for unknown ids and other clinics' roles."""
-    role = staff.by_id(Role, role_id)
-    if role is None:
-        abort(404, description="There is no such role in this clinic.")
-    return role
+    return get_or_404(Role, role_id)
 
 
 def _form_page(form, role=None, status=200):

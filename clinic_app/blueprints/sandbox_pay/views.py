@@ -11,10 +11,11 @@ from flask import Blueprint, abort, current_app, flash, g, request, url_for
 from flask_login import current_user
 
 from ...extensions import csrf
+from ...localtime import local_date
 from ...money import format_money
 from ...permissions import require_permission
 from ...services import payments
-from ...tenancy import allow_when_suspended
+from ...gate import allow_when_suspended
 from ...web import htmx_redirect, render
 
 bp = Blueprint("sandbox_pay", __name__, url_prefix="/sandbox-pay")
@@ -61,7 +62,7 @@ def callback():
     if outcome.status == "duplicate":
         flash("This payment was already recorded; nothing changed.", "info")
     else:
-        until = outcome.payment.period_end.strftime("%d %b %Y")
+        until = local_date(outcome.payment.period_end)  # the clinic's format and zone, like every date shown
         flash(f"Payment received: {outcome.payment.amount_display}. The clinic is paid through {until}.", "success")
     return htmx_redirect(url_for("subscription.index"))
 

@@ -1,8 +1,8 @@
-from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField
+from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
+from ...forms import AppForm
 from ...models import User
 from ...services.staff import roles_by_level
 
@@ -15,10 +15,12 @@ def _role_choices():
     return [SelectChoice(str(role.pk), role.name) for role in roles_by_level()]
 
 
-class InviteForm(FlaskForm):
-    email = EmailField("Email", filters=[_strip],
-                       validators=[DataRequired(), Email(message="Enter a valid email address."), Length(max=320)])
-    name = StringField("Name (optional)", filters=[_strip], validators=[Optional(), Length(max=120)])
+class InviteForm(AppForm):
+    email = EmailField("Email", filters=[_strip], validators=[
+        DataRequired(message="Enter their email address."), Email(message="Enter a valid email address."),
+        Length(max=320, message="Use at most 320 characters.")])
+    name = StringField("Name (optional)", filters=[_strip], validators=[
+        Optional(), Length(max=120, message="Use at most 120 characters.")])
     role = SelectField("Role", validators=[DataRequired(message="Choose a role.")],
                        invalid_choice_message="Choose a role from the list.")
 
@@ -31,10 +33,14 @@ class InviteForm(FlaskForm):
             raise ValidationError(f"{field.data.lower()} is already a member of this clinic.")
 
 
-class RoleChangeForm(FlaskForm):
+class RoleChangeForm(AppForm):
     role = SelectField("Role", validators=[DataRequired(message="Choose a role.")],
                        invalid_choice_message="Choose a role from the list.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.role.choices = _role_choices()
+
+
+class TakesAppointmentsForm(AppForm):
+    takes_appointments = BooleanField("Takes appointments: offer them in the booking form's list of doctors")

@@ -1,26 +1,25 @@
 """Staff: the clinic's users, invitations, roles and access."""
-from flask import Blueprint, abort, flash, url_for
+from flask import Blueprint, flash, url_for
 from flask_login import current_user
 
 from ...models import Role, User
 from ...permissions import require_permission
 from ...services import staff
 from ...web import htmx_redirect, render
-from .forms import InviteForm, RoleChangeForm
+from ..common import find, get_or_404
+from .forms import InviteForm, RoleChangeForm, TakesAppointmentsForm
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
 def get_user_or_404(user_id):
-    """This clinic's user `user_id`. Aborts 404 for unknown ids and other clinics' users."""
-    user = staff.by_id(User, user_id)
-    if user is None:
-        abort(404, description="There is no such staff member in this clinic.")
-    return user
+    return get_or_404(User, user_id)
 
 
 def _detail(user, role_form, status=200, block=None):
-    return render("staff/detail.html", block=block, status=status, user=user, role_form=role_form)
+    bookable_form = TakesAppointmentsForm(formdata=None, data={"takes_appointments": user.bookable})
+    return render("staff/detail.html", block=block, status=status, user=user, role_form=role_form,
+                  bookable_form=bookable_form)
 
 
 def _back_to(user, fallback="/"):
@@ -44,7 +43,7 @@ def invite():
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            user = staff.invite(form.email.data, staff.by_id(Role, form.role.data), form.name.data)
+            user = staff.invite(form.email.data, find(Role, form.role.data), form.name.data)
         except staff.AlreadyMember as exc:
             form.email.errors.append(str(exc))
         except staff.StaffError as exc:
@@ -71,7 +70,7 @@ def change_role(user_id):
     form = RoleChangeForm()
     if form.validate_on_submit():
         try:
-            changed = staff.change_role(user, staff.by_id(Role, form.role.data))
+            changed = staff.change_role(user, find(Role, form.role.data))
         except staff.StaffError as exc:
             form.role.errors.append(str(exc))
         else:
@@ -116,4 +115,15 @@ def resend_invite(user_id):
         flash(str(exc), "error")
     else:
         flash(f"A new invitation was sent to {user.email}.", "success")
+    return htmx_redirect(url_for("staff.detail", user_id=user.pk))
+
+
+@bp.post("/<user_id>/appointments")
+@require_permission("staff", "update")
+def takes_appointments(user_id):
+    """Offer a staff member in the booking form's doctor list, or stop (on for Doctors by default)."""
+    user = get_user_or_404(user_id)
+    form = TakesAppointmentsForm()
+    if form.validate_on_submit() and staff.set_takes_appointments(user, form.takes_appointments.data):
+        flash(f"{user.name} {'now takes' if user.bookable else 'no longer takes'} appointments.", "success")
     return htmx_redirect(url_for("staff.detail", user_id=user.pk))

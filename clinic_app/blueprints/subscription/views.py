@@ -5,7 +5,7 @@ from ...models import SubscriptionPayment
 from ...money import format_money
 from ...permissions import require_permission
 from ...services import payments
-from ...tenancy import allow_when_suspended
+from ...gate import allow_when_suspended
 from ...web import htmx_redirect, render
 
 bp = Blueprint("subscription", __name__, url_prefix="/subscription")

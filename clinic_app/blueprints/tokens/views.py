@@ -1,11 +1,11 @@
 """API tokens: an Admin creates (secret shown once) and revokes them."""
 from flask import Blueprint, flash, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from ...forms import AppForm
 from ...models import ApiToken, Role
 from ...permissions import require_permission
 from ...services.api_tokens import create_token, revoke_token
@@ -15,15 +15,22 @@ from ..common import get_or_404
 bp = Blueprint("tokens", __name__, url_prefix="/api-tokens")
 
 
-class TokenForm(FlaskForm):
+class TokenForm(AppForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=80)],
                        description="What uses it, e.g. 'lab integration'")
     role = SelectField("Acts with the permissions of", validators=[DataRequired()])
 
 
+def _least_privileged(roles):
+    """The role a new token gets unless the Admin picks another: the lowest level, then the fewest rights."""
+    return min(roles, key=lambda r: (r.level, sum(len(a) for a in (r.permissions or {}).values()), r.name))
+
+
 def _form():
-    form = TokenForm()
-    form.role.choices = [SelectChoice(str(r.pk), r.name) for r in Role.objects.order_by("-level", "name")]
+    roles = list(Role.objects.order_by("-level", "name"))
+    # A token is a long-lived secret kept in another program: start from the least it may do.
+    form = TokenForm(data={"role": str(_least_privileged(roles).pk)} if roles else None)
+    form.role.choices = [SelectChoice(str(r.pk), r.name) for r in roles]
     return form
 
 

@@ -1,10 +1,10 @@
 import re
 
-from flask_wtf import FlaskForm
 from mongoengine import IntField
 from wtforms import FloatField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from ...forms import AppForm
 from ...models.clinical import VITALS, Vitals
 from ...services.visits import DIAGNOSIS, SOAP
 
@@ -29,16 +29,17 @@ class InRange:
 
 
 def _text(label, max_length, description=None, rows=None):
-    return TextAreaField(label, validators=[Optional(), Length(max=max_length)], description=description,
+    return TextAreaField(label, validators=[
+        Optional(), Length(max=max_length, message=f"Use at most {max_length} characters.")], description=description,
                          render_kw={"rows": rows} if rows else None)
 
 
-class StartVisitForm(FlaskForm):
+class StartVisitForm(AppForm):
     patient_id = HiddenField()
     appointment_id = HiddenField()
 
 
-class VisitForm(FlaskForm):
+class VisitForm(AppForm):
     subjective = _text("Subjective", 20000, "What the patient reports: complaint, history.", 4)
     objective = _text("Objective", 20000, "Examination findings.", 4)
     assessment = _text("Assessment", 20000, "Your clinical impression.", 3)
@@ -74,15 +75,26 @@ class VisitForm(FlaskForm):
 # One input per VITALS entry, typed like the model field (whole numbers where the model stores ints).
 # Rendered as text, not type=number: browsers submit "" for what they cannot parse
 # (e.g. "37,5"), which would drop the value silently instead of showing an error.
+# What a person typed that is no number gets told how to write it, e.g. "Enter the temperature as a number, e.g. 37.2."
+_EXAMPLES = {"temperature_c": ("the temperature", "37.2"), "pulse_bpm": ("the pulse", "72"),
+             "resp_rate": ("the respiratory rate", "16"), "systolic": ("the systolic BP", "120"),
+             "diastolic": ("the diastolic BP", "80"), "spo2": ("SpO₂", "98"), "weight_kg": ("the weight", "70.5"),
+             "height_cm": ("the height", "172")}
 for _key, (_label, _unit, _low, _high) in VITALS.items():
     _kind = IntegerField if isinstance(Vitals._fields[_key], IntField) else FloatField
-    setattr(VisitForm, _key, _kind(_label, validators=[Optional(), InRange(_key)], render_kw={
-        "type": "text", "inputmode": "numeric" if _kind is IntegerField else "decimal", "autocomplete": "off"}))
+    _what, _example = _EXAMPLES.get(_key, (_label, "1"))
+    _message = (f"Enter {_what} as a whole number, e.g. {_example}." if _kind is IntegerField
+                else f"Enter {_what} as a number, e.g. {_example}.")
+    setattr(VisitForm, _key, _kind(
+        _label, validators=[Optional(), InRange(_key)], invalid_value_message=_message,
+        render_kw={"type": "text", "inputmode": "numeric" if _kind is IntegerField else "decimal",
+                   "autocomplete": "off"}))
 
 
 class AmendmentForm(VisitForm):
     reason = TextAreaField("Reason for amendment", render_kw={"rows": 2}, validators=[
-        DataRequired(message="Give the reason for the amendment."), Length(max=500)])
+        DataRequired(message="Give the reason for the amendment."),
+        Length(max=500, message="Use at most 500 characters.")])
 
 
 def form_for(visit, values, **kwargs):

@@ -3,10 +3,11 @@ from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 
 from ...models import Appointment, Patient, Visit
+from ...models.prefetch import prefetch
+from ...pagination import paginate
 from ...permissions import require_permission
 from ...services import audit
 from ...services import visits as svc
-from ...tenancy import prefetch
 from ...web import htmx_redirect, render
 from ..common import get_or_404, page_number
 from .forms import StartVisitForm, form_for
@@ -26,10 +27,9 @@ def index():
     status = request.args.get("status", "")
     status = status if status in svc.STATUS_FILTERS else ""
     qs = svc.recent(provider=current_user if mine else None, status=status or None)
-    items, page, pages, total = svc.page_of(qs, page_number())
-    prefetch(items, "patient", "provider")
-    return render("visits/index.html", block="results", visits=items, mine=mine, status_filter=status,
-                  page=page, pages=pages, total=total)
+    page = paginate(qs, page_number(), svc.PER_PAGE)
+    prefetch(page.items, "patient", "provider")
+    return render("visits/index.html", block="results", page=page, mine=mine, status_filter=status)
 
 
 def _start_target(form):
@@ -49,7 +49,7 @@ def _start_target(form):
 @require_permission("visits", "create")
 def start():
     """Start a visit for a patient, or from an appointment (reusing its open draft)."""
-    form = StartVisitForm(formdata=request.form if request.method == "POST" else request.args)
+    form = StartVisitForm() if request.method == "POST" else StartVisitForm(formdata=request.args)
     patient, appointment = _start_target(form)
     message, status = None, 200
     if request.method == "POST" and form.validate():
@@ -63,7 +63,7 @@ def start():
         else:
             flash("Visit started." if created else "This appointment already has an open visit: continuing it.",
                   "success")
-            endpoint = "visits.edit" if current_user.can("visits", "update") else "visits.show"
+            endpoint = "visits.edit" if _may_edit(visit) else "visits.show"
             return htmx_redirect(url_for(endpoint, visit_id=visit.pk))
     return render("visits/start.html", block="form", status=status, form=form, patient=patient,
                   appointment=appointment, message=message)
@@ -78,17 +78,24 @@ def show(visit_id):
     return _show(visit)
 
 
+def _may_edit(visit):
+    """Amend a signed visit: anyone with visits:update. Edit a draft: its provider or an Admin."""
+    return current_user.can("visits", "update") and (visit.locked or svc.may_edit_draft(visit, current_user))
+
+
 def _show(visit, message=None, status=200):
     return render("visits/show.html", block="sign", status=status, visit=visit, message=message,
                   values=svc.values_of(visit), original=svc.as_signed(visit) if visit.amendments else None,
-                  labels=svc.LABELS, units=svc.UNITS)
+                  labels=svc.LABELS, units=svc.UNITS, can_edit=_may_edit(visit))
 
 
 @bp.route("/<visit_id>/edit", methods=["GET", "POST"])
 @require_permission("visits", "update")
 def edit(visit_id):
-    """Edit a draft visit; for a signed visit this is the amendment form (a reason is required)."""
+    """Edit a draft visit (its provider or an Admin); for a signed visit this is the amendment form."""
     visit = get_visit_or_404(visit_id)
+    if not _may_edit(visit):  # another doctor's draft: they read it on the visit page
+        abort(403, description=str(svc.not_yours(visit)))
     form = form_for(visit, svc.values_of(visit))
     message, status = None, 200
     if visit.locked and form.is_submitted() and "reason" not in request.form:
@@ -100,7 +107,7 @@ def edit(visit_id):
                 svc.amend(visit, form.values(), form.reason.data, current_user)
                 flash("Amendment saved. The previous values are kept in the visit's history.", "success")
             else:
-                changed = svc.update_draft(visit, form.values())
+                changed = svc.update_draft(visit, form.values(), current_user)
                 flash("Saved." if changed else "Nothing changed.", "success")
         except svc.VisitError as exc:
             message, status = str(exc), exc.status

@@ -1,0 +1,345 @@
+"""Invoices: the list, a new invoice from a visit or by hand, the draft's lines, finalise, void,
+credit notes, the printable invoice, and the patient's account block.
+
+Drafting (lines, finalise, discard a draft) needs invoices:create, so a receptionist can bill a
+visit from start to finish; voiding and credit notes change a finalised invoice: invoices:update.
+"""
+from flask import Blueprint, abort, flash, request, url_for
+from flask_login import current_user
+
+from ... import clock
+from ...localtime import clinic_settings
+from ...models import CreditNote, Invoice, Patient, Visit
+from ...models.invoicing import INVOICE_STATUSES, REFUND_METHODS
+from ...money import format_money, major_str
+from ...pagination import paginate
+from ...permissions import require_permission
+from ...services import patients as patient_svc
+from ...services.billing import credit_notes, invoices, payments, price_list, sources
+from ...services.billing.totals import rate_label
+from ...services.visits import ref_id
+from ...web import htmx_redirect, render
+from ..common import get_or_404, page_number
+from .forms import CreditNoteForm, EmptyForm, LineEditForm, LineForm, ReasonForm
+
+bp = Blueprint("billing", __name__, url_prefix="/invoices")
+PER_PAGE = 25
+STATUS_LABELS = {"draft": "Draft", "issued": "Issued", "partly_paid": "Partly paid", "paid": "Paid", "void": "Void",
+                 "credited": "Credited"}
+
+
+@bp.app_template_filter("bill_money")
+def bill_money(minor, currency=None):
+    """Integer minor units for people, in `currency` (default: the clinic's)."""
+    return format_money(minor or 0, currency or clinic_settings().currency)
+
+
+@bp.app_template_global("billing_labels")
+def billing_labels():
+    return {"status": STATUS_LABELS, "method": REFUND_METHODS, "rate": rate_label}
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _invoice(invoice_id):
+    return get_or_404(Invoice, invoice_id)
+
+
+@bp.get("/")
+@require_permission("invoices", "read")
+def index():
+    """Invoices, newest first; by status, or one patient's."""
+    status = request.args.get("status", "")
+    status = status if status in INVOICE_STATUSES else ""
+    qs = Invoice.objects
+    patient = get_or_404(Patient, request.args["patient_id"]) if request.args.get("patient_id") else None
+    if patient is not None:
+        qs = qs.filter(patient=patient)
+    if status:
+        qs = qs.filter(status=status)
+    page = paginate(qs.exclude("lines", "taxes").order_by("-created_at"), page_number(), PER_PAGE)
+    return render("billing/index.html", block="results", page=page, status_filter=status, patient=patient,
+                  statuses=STATUS_LABELS)
+
+
+# -- a new invoice ---------------------------------------------------------------------------
+
+
+@bp.get("/new")
+@require_permission("invoices", "create")
+def new():
+    """Start an invoice: find the patient, then bill one of their visits or start a blank invoice."""
+    patient = get_or_404(Patient, request.args["patient_id"]) if request.args.get("patient_id") else None
+    q = request.args.get("q", "")[:100]
+    found = [] if patient is not None or not q else list(patient_svc.search(q).limit(20))
+    visits = []
+    if patient is not None:
+        for v in Visit.objects(patient=patient).order_by("-started_at").limit(10):
+            candidates = sources.for_visit(v, clinic_settings())
+            visits.append({"visit": v, "open": sum(1 for c in candidates if c.available), "all": len(candidates)})
+    return render("billing/new.html", block="patients", patient=patient, q=q, found=found, visits=visits,
+                  form=EmptyForm())
+
+
+@bp.post("/new")
+@require_permission("invoices", "create")
+def create_blank():
+    """A blank draft for the patient (lines are added by hand)."""
+    patient = get_or_404(Patient, request.form.get("patient_id"))
+    invoice = invoices.create_draft(patient, _user())
+    flash("Draft invoice started: add its lines, then finalise it.", "success")
+    return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk))
+
+
+@bp.route("/visits/<visit_id>", methods=["GET", "POST"])
+@require_permission("invoices", "create")
+def from_visit(visit_id):
+    """The visit's billable items (its consultation, dispensed medicines, lab tests); tick and create."""
+    visit = get_or_404(Visit, visit_id)
+    settings = clinic_settings()
+    items = price_list.choices()
+    chosen_item = next((i for i in items if str(i.pk) == request.values.get("price_item_id")), None)
+    candidates = sources.for_visit(visit, settings, chosen_item)
+    message, status = None, 200
+    if request.method == "POST" and EmptyForm().validate_on_submit():
+        keys = set(request.form.getlist("source"))
+        try:
+            invoice = invoices.create_from_visit(visit, _user(), keys=keys, price_item=chosen_item) if keys else None
+        except invoices.BillingError as exc:
+            message, status = str(exc), exc.status
+        else:
+            if invoice is not None:
+                flash(f"Draft invoice with {len(invoice.lines)} line(s) from the visit.", "success")
+                return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk))
+            message, status = "Tick at least one item to bill.", 422
+        candidates = sources.for_visit(visit, settings, chosen_item)
+    billed_on = {c.claimed_by for c in candidates if c.claimed_by}
+    numbers = {i.pk: i.label for i in Invoice.objects(pk__in=list(billed_on)).only("number")} if billed_on else {}
+    return render("billing/from_visit.html", block="items", status=status, visit=visit, candidates=candidates,
+                  numbers=numbers, items=[i for i in items if i.kind == "consultation"], chosen_item=chosen_item,
+                  default_item=sources.visit_price_item(), message=message, form=EmptyForm())
+
+
+# -- one invoice -------------------------------------------------------------------------------
+
+
+def _show(invoice, status=200, message=None, line_form=None):
+    settings = clinic_settings()
+    draft = invoice.is_draft
+    candidates = []
+    if draft and invoice._data.get("visit") is not None:
+        candidates = [c for c in sources.for_visit(invoice.visit, settings) if c.available]
+    return render("billing/show.html", status=status, invoice=invoice, message=message,
+                  payment_list=payments.of_invoice(invoice) if not draft else [],
+                  notes=credit_notes.of_invoice(invoice) if not draft else [],
+                  credit=payments.credit_available(invoice.patient),
+                  stale=sources.no_longer_billable(invoice.lines) if draft else [], candidates=candidates,
+                  line_form=line_form or (LineForm().setup(settings, price_list.choices()) if draft else None),
+                  form=EmptyForm(), deletable_today=lambda p: payments.same_local_day(p.received_at, clock.now()))
+
+
+@bp.get("/<invoice_id>")
+@require_permission("invoices", "read")
+def show(invoice_id):
+    """An invoice: lines, totals with the tax breakdown, payments, credit notes and what can be done next."""
+    return _show(_invoice(invoice_id))
+
+
+@bp.get("/<invoice_id>/print")
+@require_permission("invoices", "read")
+def print_invoice(invoice_id):
+    """The print-friendly invoice (clinic header, patient, lines, taxes, payments, balance, footer)."""
+    invoice = _invoice(invoice_id)
+    return render("billing/print.html", invoice=invoice, settings=clinic_settings(),
+                  payment_list=[p for p in payments.of_invoice(invoice) if p.status == "recorded"],
+                  notes=credit_notes.of_invoice(invoice))
+
+
+def _line_index(text):
+    """A line's 0-based index from the URL; 404 for anything else (lines are few: 0..99)."""
+    if not (isinstance(text, str) and text.isdigit() and len(text) <= 3):
+        abort(404, description="There is no such line on this invoice.")
+    return int(text)
+
+
+def _refused(invoice, exc):
+    return _show(Invoice.objects(pk=invoice.pk).first() or invoice, status=exc.status, message=str(exc))
+
+
+@bp.post("/<invoice_id>/lines")
+@require_permission("invoices", "create")
+def add_line(invoice_id):
+    """Add a line to a draft: an item of the price list or free text."""
+    invoice = _invoice(invoice_id)
+    form = LineForm().setup(clinic_settings(), price_list.choices())
+    if not form.validate_on_submit():
+        return _show(invoice, status=422, line_form=form)
+    try:
+        invoices.add_line(invoice, invoices.make_line(tax_names=clinic_settings().tax_names(), **form.values()),
+                          _user())
+    except invoices.BillingError as exc:
+        return _refused(invoice, exc)
+    return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="lines"))
+
+
+@bp.route("/<invoice_id>/lines/<index>", methods=["GET", "POST"])
+@require_permission("invoices", "create")
+def edit_line(invoice_id, index):
+    """Change a draft line (a line from a visit keeps its quantity and price: only discount and tax)."""
+    invoice, index = _invoice(invoice_id), _line_index(index)
+    if index >= len(invoice.lines):
+        abort(404, description="There is no such line on this invoice.")
+    line, settings = invoice.lines[index], clinic_settings()
+    form = LineEditForm(obj=None if request.method == "POST" else line).setup(settings)
+    if request.method == "GET":
+        form.unit_price.data = major_str(line.unit_price, invoice.currency)
+        form.tax_rate.data = str(line.tax_rate or 0)
+        form.discount_kind.data = line.discount_kind or ""
+        form.discount_value.data = ("" if not line.discount_kind else major_str(line.discount_value, invoice.currency)
+                                    if line.discount_kind == "amount" else rate_label(line.discount_value)[:-1])
+    message, status = None, 200
+    if line.source and request.method == "POST":  # the recorded quantity, price and name stay
+        form.description.data, form.quantity.data = line.description, line.quantity
+        form.unit_price.data = major_str(line.unit_price, invoice.currency)
+    if form.validate_on_submit():
+        v = form.values()
+        try:
+            invoices.update_line(invoice, index, v, _user())
+        except invoices.BillingError as exc:
+            message, status = str(exc), exc.status
+        else:
+            return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="lines"))
+    elif form.is_submitted():
+        status = 422
+    return render("billing/line_form.html", block="form", status=status, form=form, invoice=invoice, line=line,
+                  index=index, message=message)
+
+
+@bp.post("/<invoice_id>/lines/<index>/remove")
+@require_permission("invoices", "create")
+def remove_line(invoice_id, index):
+    """Remove a draft line; a line from a visit becomes billable again."""
+    invoice, index = _invoice(invoice_id), _line_index(index)
+    try:
+        invoices.remove_line(invoice, index, _user())
+    except invoices.BillingError as exc:
+        return _refused(invoice, exc)
+    return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="lines"))
+
+
+@bp.post("/<invoice_id>/visit-items")
+@require_permission("invoices", "create")
+def add_visit_items(invoice_id):
+    """Add the visit's items billed on no invoice yet (e.g. a lab test ordered after the draft began)."""
+    invoice = _invoice(invoice_id)
+    try:
+        invoices.add_from_visit(invoice, request.form.getlist("source"), _user())
+    except invoices.BillingError as exc:
+        return _refused(invoice, exc)
+    return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="lines"))
+
+
+@bp.post("/<invoice_id>/finalise")
+@require_permission("invoices", "create")
+def finalise(invoice_id):
+    """Finalise the draft: it gets the next number of the clinic's series and cannot be edited again."""
+    invoice = _invoice(invoice_id)
+    try:
+        invoice = invoices.finalise(invoice, _user())
+    except invoices.BillingError as exc:
+        return _refused(invoice, exc)
+    flash(f"Invoice {invoice.number} finalised.", "success")
+    return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk))
+
+
+@bp.post("/<invoice_id>/delete")
+@require_permission("invoices", "create")
+def delete(invoice_id):
+    """Discard a draft (it has no number); what it billed from a visit is offered again."""
+    invoice = _invoice(invoice_id)
+    try:
+        invoices.delete_draft(invoice, _user())
+    except invoices.BillingError as exc:
+        return _refused(invoice, exc)
+    flash("Draft discarded.", "success")
+    return htmx_redirect(url_for("billing.index"), status=303)
+
+
+@bp.route("/<invoice_id>/void", methods=["GET", "POST"])
+@require_permission("invoices", "update")
+def void(invoice_id):
+    """Void a finalised invoice nothing was paid or credited on; it keeps its number, shown as void."""
+    invoice = _invoice(invoice_id)
+    form, message, status = ReasonForm(), None, 200
+    if form.validate_on_submit():
+        try:
+            invoices.void(invoice, form.reason.data, _user())
+        except invoices.BillingError as exc:
+            message, status = str(exc), exc.status
+        else:
+            flash(f"Invoice {invoice.number} is void.", "success")
+            return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk))
+    elif form.is_submitted():
+        status = 422
+    return render("billing/void.html", block="form", status=status, form=form, invoice=invoice, message=message)
+
+
+def _quantities(invoice):
+    """{line index: units} from the credit note form's qty-<n> fields (1-based n)."""
+    out = {}
+    for i, ln in enumerate(invoice.lines):
+        raw = (request.form.get(f"qty-{i + 1}") or "").strip()
+        if raw:
+            if not raw.isdigit():
+                raise invoices.BillingError(f"Line {i + 1}: enter a whole number of units.")
+            out[i] = int(raw)
+    return out
+
+
+@bp.route("/<invoice_id>/credit-note", methods=["GET", "POST"])
+@require_permission("invoices", "update")
+def credit_note(invoice_id):
+    """Issue a credit note: everything left, or chosen quantities of chosen lines."""
+    invoice = _invoice(invoice_id)
+    form, message, status = CreditNoteForm(), None, 200
+    if form.validate_on_submit():
+        try:
+            quantities = None if form.mode.data == "full" else _quantities(invoice)
+            note, _ = credit_notes.issue(invoice, form.reason.data, _user(), quantities)
+        except invoices.BillingError as exc:
+            message, status = str(exc), exc.status
+        else:
+            flash(f"Credit note {note.number} issued for {bill_money(note.total, note.currency)}.", "success")
+            return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk))
+    elif form.is_submitted():
+        status = 422
+    return render("billing/credit_note.html", block="form", status=status, form=form, invoice=invoice,
+                  message=message)
+
+
+@bp.get("/credit-notes/<note_id>")
+@require_permission("invoices", "read")
+def credit_note_print(note_id):
+    """The print-friendly credit note."""
+    note = get_or_404(CreditNote, note_id)
+    return render("billing/credit_note_print.html", note=note, invoice=Invoice.objects(pk=ref_id(note, "invoice"))
+                  .first(), settings=clinic_settings())
+
+
+@bp.get("/patients/<patient_id>/account")
+@require_permission("invoices", "read")
+def patient_account(patient_id):
+    """The patient's balance, credit and recent invoices; a block of the patient page."""
+    patient = get_or_404(Patient, patient_id)
+    recent = list(Invoice.objects(patient=patient).exclude("lines", "taxes").order_by("-created_at").limit(10))
+    open_invoices = [i for i in Invoice.objects(patient=patient, status__in=["issued", "partly_paid", "paid",
+                                                                            "credited"]).only("balance", "status")]
+    owed = sum(i.balance for i in open_invoices if i.balance > 0)
+    due_back = -sum(i.balance for i in open_invoices if i.balance < 0)
+    return render("billing/account.html", block="account", patient=patient, recent=recent, owed=owed,
+                  due_back=due_back, credit=payments.credit_available(patient))
+
+
+from . import money_views, price_views  # noqa: E402,F401  (register their routes on bp)

@@ -1,0 +1,1 @@
+"""Pharmacy stock: the medicines catalogue, batches, receiving, adjustments, write-offs, stock lists."""

@@ -1,0 +1,88 @@
+"""Catalogue and stock forms."""
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from ...forms import AppForm
+from ...localtime import parse_local_date
+from ...models.pharmacy import ADJUST_REASONS, FORMS, UNITS
+from ...money import MoneyError, to_minor
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _whole(label, minimum=0, **kw):
+    return IntegerField(label, invalid_value_message="Enter a whole number.", validators=[
+        InputRequired(message="Enter a number."), NumberRange(min=minimum, max=10_000_000,
+                                                              message=f"Enter a whole number of at least {minimum}.")],
+        render_kw={"inputmode": "numeric", "autocomplete": "off"}, **kw)
+
+
+class MoneyField(StringField):
+    """An amount in major units ("2.50") read into integer minor units of `currency`."""
+
+    currency = "USD"
+
+    def minor(self):
+        return to_minor(self.data or "0", self.currency)
+
+
+def _check_money(form, field):
+    try:
+        if field.minor() < 0:
+            raise ValidationError("The amount cannot be negative.")
+    except MoneyError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class MedicineForm(AppForm):
+    name = StringField("Name", filters=[_strip], validators=[DataRequired(message="Enter the medicine's name."),
+                                                            Length(max=120)])
+    generic_name = StringField("Generic name", filters=[_strip], validators=[Optional(), Length(max=120)],
+                               description="The active ingredient, e.g. amoxicillin: used by the allergy check.")
+    form = SelectField("Form", choices=[SelectChoice(f, f.capitalize()) for f in FORMS])
+    strength = StringField("Strength", filters=[_strip], validators=[Optional(), Length(max=60)],
+                           description="e.g. 500 mg, 125 mg/5 ml")
+    dispensing_unit = SelectField("Dispensing unit", choices=[SelectChoice(u) for u in UNITS],
+                                  description="What one unit of stock is: quantities are counted in it.")
+    pack_size = _whole("Pack size", 1, description="Units in one pack, e.g. 21 capsules or 100 ml")
+    sale_price = MoneyField("Sale price per unit", validators=[_check_money], render_kw={"inputmode": "decimal"})
+    reorder_level = _whole("Reorder level", 0, description="Listed as low stock at or below this many units.")
+
+    def values(self):
+        return {"name": self.name.data, "generic_name": self.generic_name.data or None, "form": self.form.data,
+                "strength": self.strength.data or None, "dispensing_unit": self.dispensing_unit.data,
+                "pack_size": self.pack_size.data, "sale_price": self.sale_price.minor(),
+                "reorder_level": self.reorder_level.data}
+
+
+class ReceiveForm(AppForm):
+    lot = StringField("Lot number", filters=[_strip], validators=[
+        DataRequired(message="Enter the lot number."), Length(max=40, message="At most 40 characters.")])
+    expiry = StringField("Expiry date", filters=[_strip], validators=[DataRequired(message="Enter the expiry date.")])
+    quantity = _whole("Quantity received", 1)
+    unit_cost = MoneyField("Unit cost", validators=[_check_money], render_kw={"inputmode": "decimal"})
+    supplier = StringField("Supplier", filters=[_strip], validators=[Optional(), Length(max=120)])
+
+    def validate_expiry(self, field):
+        self.expiry_date = parse_local_date(field.data)
+        if self.expiry_date is None:
+            raise ValidationError("Enter the date in the clinic's format or as YYYY-MM-DD.")
+
+
+class AdjustForm(AppForm):
+    direction = SelectField("Change", choices=[SelectChoice("remove", "Remove units"),
+                                               SelectChoice("add", "Add units")])
+    quantity = _whole("Quantity", 1)
+    reason = SelectField("Reason", choices=[SelectChoice(k, v) for k, v in ADJUST_REASONS.items()])
+    note = TextAreaField("Note", filters=[_strip], validators=[Optional(), Length(max=300)],
+                         render_kw={"rows": 2}, description="Required when the reason is “other”.")
+
+    def validate_note(self, field):
+        if self.reason.data == "other" and not field.data:
+            raise ValidationError("Say why when the reason is “other”.")
+
+    def delta(self):
+        return self.quantity.data if self.direction.data == "add" else -self.quantity.data

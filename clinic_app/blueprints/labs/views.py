@@ -1,0 +1,298 @@
+"""Laboratory: outstanding orders, order from a visit or patient, specimen, results, review, amend, report."""
+from flask import Blueprint, abort, flash, request, url_for
+from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
+
+from ... import clock
+from ...localtime import clinic_settings, clinic_zone
+from ...models import LabOrder, LabResult, Patient, Visit
+from ...models.labs import WAITING
+from ...money import format_money
+from ...pagination import paginate
+from ...permissions import require_permission
+from ...services import audit
+from ...services.labs import catalogue, flags, orders, results, trends
+from ...services.visits import ref_id
+from ...models.prefetch import prefetch
+from ...web import htmx_redirect, render
+from ..common import get_or_404, page_number
+from .forms import AmendForm, CancelForm, CollectForm, EmptyForm, OrderForm, ReviewForm
+
+bp = Blueprint("labs", __name__, url_prefix="/lab")
+PER_PAGE = 25
+
+
+def _user():
+    return current_user._get_current_object()
+
+
+def _money(minor):
+    return format_money(minor, clinic_settings().currency)
+
+
+@bp.get("/")
+@require_permission("lab_results", "read")
+def index():
+    """Outstanding orders of this clinic (ordered / specimen collected), oldest first."""
+    status = request.args.get("status", "")
+    status = status if status in WAITING else ""
+    page = paginate(orders.outstanding(status or None), page_number(), PER_PAGE)
+    prefetch(page.items, "patient")
+    return render("labs/index.html", block="results", page=page, status_filter=status)
+
+
+# -- ordering ------------------------------------------------------------------------
+
+
+def _order_target(form):
+    """(patient, visit) named by the form; 404 for unknown or other clinics' ids."""
+    visit = get_or_404(Visit, form.visit_id.data) if form.visit_id.data else None
+    if visit is not None:
+        patient = visit.patient
+        if form.patient_id.data and form.patient_id.data != str(patient.pk):
+            abort(404)
+        return patient, visit
+    if form.patient_id.data:
+        return get_or_404(Patient, form.patient_id.data), None
+    abort(400, description="Order tests from a patient's page or a visit.")
+
+
+def _fill_choices(form):
+    panel_list = list(catalogue.panels())
+    test_list = list(catalogue.tests())
+    form.panels.choices = [SelectChoice(str(p.pk), p.name) for p in panel_list]
+    form.tests.choices = [SelectChoice(str(t.pk), t.name) for t in test_list]
+    return panel_list, test_list
+
+
+@bp.route("/orders/new", methods=["GET", "POST"])
+@require_permission("lab_results", "create")
+def order_new():
+    """Order tests or panels for a patient, optionally from a visit."""
+    form = OrderForm(formdata=request.form if request.method == "POST" else request.args)
+    patient, visit = _order_target(form)
+    panel_list, test_list = _fill_choices(form)
+    message, status = None, 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                order = orders.place(patient, _user(), form.tests.data, form.panels.data, form.priority.data,
+                                     form.note.data, visit)
+            except (orders.LabError, catalogue.CatalogueError) as exc:
+                message, status = str(exc), getattr(exc, "status", 422)
+            else:
+                flash(f"Order {order.number} placed.", "success")
+                return htmx_redirect(url_for("labs.order_show", order_id=order.pk))
+        else:
+            status = 422
+    return render("labs/order_form.html", block="form", status=status, form=form, patient=patient, visit=visit,
+                  panel_tests={str(k): v for k, v in catalogue.panel_tests(panel_list).items()}, test_list=test_list, message=message,
+                  currency=clinic_settings().currency)
+
+
+# -- one order --------------------------------------------------------------------------
+
+
+def _order(order_id):
+    return get_or_404(LabOrder, order_id)
+
+
+def _show(order, message=None, status=200, form_errors=None):
+    by_test = results.results_of(order)
+    return render("labs/order.html", block="order_status", status=status, order=order, by_test=by_test,
+                  message=message, may_review=results.may_review(_user()), collect_form=CollectForm(),
+                  cancel_form=CancelForm(), review_form=ReviewForm(), form_errors=form_errors or {},
+                  labels=flags.FLAG_LABELS, money=_money)
+
+
+@bp.get("/orders/<order_id>")
+@require_permission("lab_results", "read")
+def order_show(order_id):
+    """The order: tests, specimen, results with flags, review, cancellation."""
+    order = _order(order_id)
+    audit.record("lab_order.view", target=order)
+    return _show(order)
+
+
+@bp.post("/orders/<order_id>/collect")
+@require_permission("lab_results", "update")
+def order_collect(order_id):
+    """Record the specimen collection (who, when, specimen id)."""
+    order = _order(order_id)
+    form = CollectForm()
+    if not form.validate():
+        return _show(order, message="Check the specimen details.", status=422)
+    try:
+        orders.collect(order, _user(), form.label.data, form.note.data)
+    except orders.LabError as exc:
+        return _show(order, message=str(exc), status=exc.status)
+    flash("Specimen recorded.", "success")
+    return htmx_redirect(url_for("labs.order_show", order_id=order.pk))
+
+
+@bp.post("/orders/<order_id>/cancel")
+@require_permission("lab_results", "update")
+def order_cancel(order_id):
+    """Cancel a waiting order, with a reason."""
+    order = _order(order_id)
+    form = CancelForm()
+    if not form.validate():
+        return _show(order, message="Give the reason for cancelling.", status=422)
+    try:
+        orders.cancel(order, _user(), form.reason.data)
+    except orders.LabError as exc:
+        return _show(order, message=str(exc), status=exc.status)
+    flash("Order cancelled.", "success")
+    return htmx_redirect(url_for("labs.order_show", order_id=order.pk))
+
+
+@bp.post("/orders/<order_id>/review")
+@require_permission("lab_results", "update")
+def order_review(order_id):
+    """Mark the order's results reviewed (doctors), with an optional comment."""
+    order = _order(order_id)
+    form = ReviewForm()
+    if not form.validate():
+        return _show(order, message="The comment is too long.", status=422)
+    try:
+        results.review(order, _user(), form.comment.data)
+    except orders.NotAllowed as exc:
+        abort(403, description=str(exc))
+    except orders.LabError as exc:
+        return _show(order, message=str(exc), status=exc.status)
+    flash("Results reviewed.", "success")
+    return htmx_redirect(url_for("labs.order_show", order_id=order.pk))
+
+
+@bp.route("/orders/<order_id>/results", methods=["GET", "POST"])
+@require_permission("lab_results", "update")
+def order_results(order_id):
+    """Enter results per test; the flag is computed here from the patient's sex and age at collection."""
+    order = _order(order_id)
+    form = EmptyForm()
+    errors, message, status = {}, None, 200
+    values = {k[2:]: v for k, v in request.form.items() if k.startswith("r-")}
+    if request.method == "POST" and form.validate():
+        try:
+            results.enter(order, values, _user())
+        except orders.LabError as exc:
+            errors, message, status = getattr(exc, "fields", {}), str(exc), exc.status
+        else:
+            flash("Results saved.", "success")
+            return htmx_redirect(url_for("labs.order_show", order_id=order.pk))
+    elif request.method == "POST":
+        status = 422
+    return render("labs/results_form.html", block="form", status=status, order=order, form=form,
+                  rows=_result_rows(order), values=values, errors=errors, message=message)
+
+
+def _result_rows(order):
+    """(item, test, existing result, applicable range text) per ordered test, for the results form."""
+    existing = results.results_of(order)
+    tests = catalogue.tests_by_id([i.test_id for i in order.items])
+    patient = order.patient
+    on = flags.local_collection_date(order.specimen.collected_at, clinic_zone()) if order.specimen else None
+    rows = []
+    for item in order.items:
+        test = tests.get(item.test_id)
+        rng = flags.choose_range(test.ranges, patient.sex, patient.date_of_birth, on) if test and on else None
+        rows.append((item, test, existing.get(item.test_id), flags.describe_range(rng, item.unit or "")))
+    return rows
+
+
+@bp.get("/orders/<order_id>/report")
+@require_permission("lab_results", "read")
+def order_report(order_id):
+    """Printable report: clinic header, patient, results with ranges and flags."""
+    order = _order(order_id)
+    audit.record("lab_order.print", target=order)
+    return render("labs/report.html", order=order, by_test=results.results_of(order), labels=flags.FLAG_LABELS,
+                  settings=clinic_settings(), now=clock.now())
+
+
+# -- one result ----------------------------------------------------------------------------
+
+
+def _result(result_id):
+    return get_or_404(LabResult, result_id)
+
+
+@bp.get("/results/<result_id>")
+@require_permission("lab_results", "read")
+def result_show(result_id):
+    """One result: value, range, flag, amendments, and the trend of this test for the patient."""
+    result = _result(result_id)
+    points = trends.series(result.patient, result.test_id) if result.result_type == "numeric" else []
+    return render("labs/result.html", result=result, order=result.order, chart=trends.chart(points),
+                  points=points, labels=flags.FLAG_LABELS, may_review=results.may_review(_user()))
+
+
+@bp.route("/results/<result_id>/amend", methods=["GET", "POST"])
+@require_permission("lab_results", "update")
+def result_amend(result_id):
+    """Correct a result with a reason; the original stays in its history."""
+    result = _result(result_id)
+    form = AmendForm(data={"value": result.shown_value} if request.method == "GET" else None)
+    message, status = None, 200
+    if form.validate_on_submit():
+        try:
+            results.amend(result, form.value.data, form.reason.data, _user())
+        except (orders.LabError, flags.BadValue) as exc:
+            message, status = str(exc), getattr(exc, "status", 422)
+        else:
+            flash("Correction saved; the original value is kept in the result's history.", "success")
+            return htmx_redirect(url_for("labs.result_show", result_id=result.pk))
+    elif form.is_submitted():
+        status = 422
+    return render("labs/amend.html", block="form", status=status, form=form, result=result, message=message)
+
+
+@bp.post("/results/<result_id>/acknowledge")
+@require_permission("lab_results", "update")
+def result_acknowledge(result_id):
+    """Acknowledge a critical result (doctors); it leaves the ordering doctor's dashboard."""
+    result = _result(result_id)
+    form = EmptyForm()
+    if not form.validate():
+        abort(400)
+    try:
+        results.acknowledge(result, _user())
+    except orders.NotAllowed as exc:
+        abort(403, description=str(exc))
+    except orders.LabError as exc:
+        flash(str(exc), "warning")
+    else:
+        flash(f"Critical {result.name} acknowledged.", "success")
+    return htmx_redirect(request.form.get("next") if _safe_next() else
+                         url_for("labs.result_show", result_id=result.pk))
+
+
+def _safe_next():
+    target = request.form.get("next", "")
+    return target.startswith("/") and not target.startswith("//")
+
+
+# -- per patient and per visit ----------------------------------------------------------------
+
+
+@bp.get("/patients/<patient_id>")
+@require_permission("lab_results", "read")
+def patient_labs(patient_id):
+    """A patient's orders (newest first) and trend charts of repeated tests; a block of the patient page."""
+    patient = get_or_404(Patient, patient_id)
+    page = paginate(orders.for_patient(patient), page_number(), 10)
+    charts = [{"name": name, "unit": unit, "points": points, "chart": trends.chart(points)}
+              for name, unit, points in trends.repeated_series(patient)]
+    return render("labs/patient.html", block="labs", patient=patient, page=page, charts=charts)
+
+
+@bp.get("/visits/<visit_id>")
+@require_permission("lab_results", "read")
+def visit_orders(visit_id):
+    """The visit's lab orders; a block of the visit page."""
+    visit = get_or_404(Visit, visit_id)
+    return render("labs/visit_orders.html", block="orders", visit=visit, patient_id=ref_id(visit, "patient"),
+                  visit_order_list=list(orders.for_visit(visit).limit(50)))
+
+
+from . import catalogue_views  # noqa: E402,F401  (registers the catalogue routes on bp)

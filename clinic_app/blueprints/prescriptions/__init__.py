@@ -1,0 +1,1 @@
+"""Prescriptions from a visit, their print-out, and dispensing at the clinic's own shelf."""

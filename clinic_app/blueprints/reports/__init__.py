@@ -1,0 +1,1 @@
+"""Reports: day-end reconciliation and the money, clinic and stock reports, each with a CSV download."""

@@ -1,0 +1,67 @@
+"""Reports (Admin, Accountant): a page per report with date filters in the clinic's time zone, and
+its CSV download (streamed). Pages, CSV and the API render the same services.reports Report."""
+from datetime import timedelta
+
+from flask import Blueprint, Response, abort, request, stream_with_context, url_for
+
+from ...permissions import require_permission
+from ...services import reports
+from ...services.pharmacy.stock import today
+from ...services.reports.common import PERIODS, csv_lines
+from ...web import render
+from ..common import day_arg, refuse
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+MAX_DAYS = 732  # two years per request: a report reads every movement in its range
+
+
+def report_args(name):
+    """(start, end, options) from ?from=&to=&period=; defaults: today for day-end, else this month so far.
+    400 for malformed dates, a range that ends before it starts or spans more than two years."""
+    if name not in reports.REPORTS:
+        abort(404, description="There is no such report.")
+    now = today()
+    default_start = now if name == "day_end" else now.replace(day=1)
+    start, end = day_arg("from", default_start), day_arg("to", now)
+    if end < start:
+        refuse(400, "“to” must not be before “from”.", {"to": "On or after “from”."})
+    if (end - start).days > MAX_DAYS:
+        refuse(400, "Choose at most two years.", {"from": "At most two years before “to”."})
+    period = request.args.get("period") or ("day" if (end - start) <= timedelta(days=31) else "month")
+    if period not in PERIODS:
+        refuse(400, "period is day, week or month.", {"period": "day, week or month"})
+    return start, end, {"period": period}
+
+
+@bp.get("/")
+@require_permission("reports", "read")
+def index():
+    """The list of reports, by group."""
+    groups = {}
+    for name, (title, _, group, _) in reports.REPORTS.items():
+        groups.setdefault(group, []).append((name, title))
+    return render("reports/index.html", groups=groups, today=today())
+
+
+@bp.get("/<name>")
+@require_permission("reports", "read")
+def show(name):
+    """One report for the chosen days (clinic time), with its totals and a CSV link."""
+    start, end, options = report_args(name)
+    report = reports.run(name, start, end, **options)
+    accepts = reports.REPORTS[name][3]
+    query = {"from": start.isoformat(), "to": end.isoformat(), **{k: options[k] for k in accepts}}
+    return render("reports/show.html", block="report", report=report, accepts=accepts, periods=PERIODS,
+                  csv_url=url_for("reports.download", name=name, **query))
+
+
+@bp.get("/<name>.csv")
+@require_permission("reports", "read")
+def download(name):
+    """The report as CSV (UTF-8, header row, ISO dates, major-unit amounts), streamed."""
+    start, end, options = report_args(name)
+    report = reports.run(name, start, end, stream=True, **options)
+    filename = f"{name}_{start.isoformat()}_{end.isoformat()}.csv"
+    return Response(stream_with_context(csv_lines(report)), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+                    content_type="text/csv; charset=utf-8")

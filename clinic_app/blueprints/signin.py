@@ -1,0 +1,45 @@
+"""The one sign-in page flow, shared by the clinic login and the operator console's login.
+
+Each door says how to check credentials (a `services.auth.check_sign_in` call),
+how to start its session and where "home" is; this helper does the rest the
+same way for both: throttling (429 with the wait), one message for every
+failure, a safe `next` and Post/Redirect/Get.
+"""
+from urllib.parse import urlsplit
+
+from flask import abort, redirect, request
+
+from ..services.auth import INVALID_LOGIN, SignInThrottled
+from ..web import htmx_redirect, render
+
+
+def safe_next(target, prefix="/"):
+    """`target` when it is a path on this site under `prefix`; never an absolute or scheme-relative URL."""
+    if not isinstance(target, str) or not target.startswith(prefix):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+def login_page(form, *, signed_in, check, start, template, home, next_prefix="/", locked_hint="", **context):
+    """GET: the form (or on to `next` when already signed in). POST: sign in or say why not.
+
+    `check(email, password)` returns the principal or None and raises
+    SignInThrottled; `start(principal)` creates the session.
+    """
+    target = safe_next(request.args.get("next"), next_prefix) or home
+    if signed_in and request.method == "GET":
+        return redirect(target)
+    if form.validate_on_submit():
+        try:
+            principal = check(form.email.data, form.password.data)
+        except SignInThrottled as exc:
+            abort(429, description=f"Too many failed sign-in attempts. Try again in about {exc.minutes} minute"
+                                   f"{'' if exc.minutes == 1 else 's'}{locked_hint}.")
+        if principal is not None:
+            start(principal)
+            return htmx_redirect(target)
+        form.password.errors.append(INVALID_LOGIN)
+    return render(template, block="form", status=422 if form.is_submitted() else 200, form=form, **context)

@@ -1,0 +1,1 @@
+"""The clinic's billing: totals, numbering, invoices, payments and credit, receipts (one module each)."""

@@ -1,0 +1,1 @@
+"""Laboratory use cases: catalogue, orders, results (flags computed here), trends."""

@@ -1,0 +1,1 @@
+"""Pharmacy use cases, one module per area: catalogue, stock (ledger), prescribing, dispensing, allergies."""

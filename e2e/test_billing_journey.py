@@ -1,0 +1,142 @@
+"""Journey: after a visit with a dispensed medicine and a lab test, the receptionist creates the invoice
+from the visit, finalises it, takes a partial then a full payment, prints and emails the receipt; the
+accountant's day-end shows the money. Runs once per E2E tenant; no clinic sees another's invoices."""
+import re
+
+from playwright.sync_api import expect
+
+from .test_clinical_journey import _accept, _invite
+
+
+def _marker(tenant):
+    return tenant.subdomain.replace("-", "").title()
+
+
+def _clinical_part(page, tenant_url, marker):
+    """The Admin prices a consultation, stocks a medicine, and sees a patient: visit, prescription
+    dispensed (15 x 0.30), potassium ordered (6.00 in the starter catalogue)."""
+    page.goto(tenant_url("/invoices/price-list/new"))
+    page.get_by_label("Code").fill("CONS")
+    page.get_by_label("Name").fill("Consultation")
+    page.get_by_label("Kind").select_option("consultation")
+    page.get_by_label("Price").fill("40.00")
+    page.get_by_label("Bill visits with this consultation unless another is chosen").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("tr[data-code=CONS]")).to_contain_text("$40.00")
+    drug = f"Amoxil{marker}"
+    page.goto(tenant_url("/inventory/medicines/new"))
+    page.get_by_label("Name", exact=True).fill(drug)
+    page.get_by_label("Generic name").fill("amoxicillin")
+    page.get_by_label("Form").select_option("capsule")
+    page.get_by_label("Strength").fill("500 mg")
+    page.get_by_label("Dispensing unit").select_option("capsule")
+    page.get_by_label("Pack size").fill("21")
+    page.get_by_label("Sale price per unit").fill("0.30")
+    page.get_by_label("Reorder level").fill("5")
+    page.get_by_role("button", name="Add the medicine").click()
+    expect(page.locator("h1")).to_contain_text(drug)
+    page.locator("#receive-stock").click()
+    page.get_by_label("Lot number").fill(f"LOT-{marker}")
+    page.get_by_label("Expiry date").fill("2099-12-31")
+    page.get_by_label("Quantity received").fill("50")
+    page.get_by_label("Unit cost").fill("0.10")
+    page.get_by_role("button", name="Receive").click()
+    expect(page.locator(f"#batches tr[data-lot='LOT-{marker}']")).to_be_visible()
+    page.goto(tenant_url("/patients/new"))
+    page.get_by_label("First name").fill("Rosa")
+    page.get_by_label("Last name").fill(f"Billing{marker}")
+    page.get_by_label("Email").fill(f"rosa.{marker.lower()}@example.com")
+    page.get_by_role("button", name="Register").click()
+    expect(page.locator("h1")).to_contain_text(f"Billing{marker}")
+    page.locator("#start-visit").click()
+    expect(page).to_have_url(re.compile(r"/visits/[0-9a-f]{24}/edit"))
+    visit_url = page.url.replace("/edit", "")
+    page.goto(visit_url)
+    page.locator("#prescribe").click()
+    line = page.locator("fieldset[data-line='1']")
+    line.get_by_label("Medicine").select_option(label=f"{drug} 500 mg capsule")
+    line.get_by_label("Dose", exact=True).fill("1")
+    line.get_by_label("Dose unit").select_option("capsule")
+    line.get_by_label("Route").select_option("by mouth")
+    line.get_by_label("Frequency").select_option("TDS")
+    line.get_by_label("Duration (days)").fill("5")
+    page.get_by_role("button", name="Issue the prescription").click()
+    expect(page.locator("#rx-status")).to_have_attribute("data-status", "issued")
+    page.goto(tenant_url("/prescriptions/queue"))
+    page.locator("#queue-results tr", has_text=f"Billing{marker}").locator("a").first.click()
+    page.get_by_role("button", name="Dispense line 1").click()
+    expect(page.locator("#dispense-panel")).to_have_attribute("data-status", "dispensed")
+    page.goto(visit_url)
+    page.locator("#order-labs").click()
+    page.locator("input[data-test=K]").check()
+    page.get_by_role("button", name="Place order").click()
+    expect(page).to_have_url(re.compile(r"/lab/orders/[0-9a-f]{24}$"))
+
+
+def test_receptionist_bills_the_visit_and_the_accountant_sees_the_day(browser, tenant, tenant_url, mail, e2e_env,
+                                                                       sign_in, page):
+    marker = _marker(tenant)
+    sub = tenant.subdomain
+    sign_in()
+    _clinical_part(page, tenant_url, marker)
+    _invite(page, tenant_url, f"desk@{sub}.example.com", "Receptionist")
+    _invite(page, tenant_url, f"books@{sub}.example.com", "Accountant")
+    desk_ctx, desk = _accept(browser, mail, f"desk@{sub}.example.com", f"Desk {marker}")
+    books_ctx, books = _accept(browser, mail, f"books@{sub}.example.com", f"Books {marker}")
+    try:
+        # The receptionist finds the patient and bills the visit: consultation, medicine and lab test.
+        desk.goto(tenant_url("/invoices/new"))
+        desk.locator("#patient-q").fill(f"Billing{marker}")
+        desk.locator("#patient-results a", has_text=f"Billing{marker}").click()
+        desk.get_by_role("link", name="Invoice this visit").first.click()
+        rows = desk.locator("#visit-items tr[data-available=yes]")
+        expect(rows).to_have_count(3)
+        desk.get_by_role("button", name="Create the draft invoice").click()
+        expect(desk.locator("#invoice-title")).to_contain_text("Draft invoice")
+        expect(desk.locator("[data-total=total]")).to_have_text("$50.50")  # 40.00 + 15 x 0.30 + 6.00
+        desk.once("dialog", lambda dialog: dialog.accept())  # "Finalise this invoice? ..."
+        desk.locator("#finalise").click()
+        expect(desk.locator("#invoice-title")).to_contain_text(re.compile(r"INV-\d{4}-\d{6}"))
+        number = re.search(r"INV-\d{4}-\d{6}", desk.locator("#invoice-title").inner_text()).group(0)
+        expect(desk.locator("#finalise")).to_have_count(0)  # immutable now
+        # A partial payment, then the rest.
+        desk.locator("#take-payment").click()
+        desk.get_by_label("Amount").fill("20.00")
+        desk.get_by_label("Method").select_option("cash")
+        desk.get_by_role("button", name="Record payment").click()
+        expect(desk.locator("#invoice-title [data-status]")).to_have_attribute("data-status", "partly_paid")
+        expect(desk.locator("#balance")).to_have_text("$30.50")
+        desk.locator("#take-payment").click()
+        expect(desk.get_by_label("Amount")).to_have_value("30.50")
+        desk.get_by_label("Method").select_option("card")
+        desk.get_by_label("Reference").fill("slip 42")
+        desk.get_by_role("button", name="Record payment").click()
+        expect(desk.locator("#invoice-title [data-status]")).to_have_attribute("data-status", "paid")
+        expect(desk.locator("#balance")).to_have_text("$0.00")
+        # The receipt: printable, and emailed to the patient through the outbox.
+        desk.locator("#payment-list a", has_text="Receipt").last.click()
+        expect(desk.locator("#receipt-amount")).to_have_text("$30.50")
+        expect(desk.locator("#receipt-balance")).to_have_text("$0.00")
+        expect(desk.locator("body")).to_contain_text(number)
+        desk.locator("#email-receipt").click()
+        message = mail.wait_for(to=f"rosa.{marker.lower()}@example.com", subject="Receipt")
+        assert number in message["Subject"] and "$30.50" in message["Subject"]
+
+        # The accountant's day-end shows the receptionist's money by method and by person.
+        books.goto(tenant_url("/reports/day_end"))
+        table = books.locator("#report-table")
+        expect(table.locator("tr", has_text=f"Desk {marker}")).to_contain_text("$50.50")
+        expect(table.locator("tr", has_text="Net cash expected in the till")).to_be_visible()
+        books.goto(tenant_url("/reports/by_service"))
+        expect(books.locator("#report-table")).to_contain_text("Consultation")
+
+        # No data crossing: this clinic's invoices are its own patients'.
+        books.goto(tenant_url("/invoices/"))
+        listed = books.locator("#invoice-results tbody").inner_text()
+        assert f"Billing{marker}" in listed
+        for other in e2e_env["tenants"]:
+            if other.subdomain != sub:
+                assert f"Billing{_marker(other)}" not in listed
+    finally:
+        desk_ctx.close()
+        books_ctx.close()

@@ -1,0 +1,166 @@
+"""Journey: a doctor orders a panel from a visit; a nurse records the specimen and the results (one high,
+one critical); the doctor sees the critical result on the dashboard, reviews it, orders the test again and
+sees the trend chart. Once per E2E tenant, and for two clinics at the same moment (no data crossing)."""
+import os
+import re
+import threading
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from .conftest import ACTION_TIMEOUT_MS, CHROMIUM_ARGS, SYSTEM_CHROMIUM
+from .test_clinical_journey import _accept, _invite
+
+
+def _admin(browser, tenant, tenant_url):
+    ctx = browser.new_context(base_url=tenant_url("/"))
+    ctx.set_default_timeout(ACTION_TIMEOUT_MS)
+    page = ctx.new_page()
+    page.goto("/login")
+    page.get_by_label("Email", exact=True).fill(tenant.admin_email)
+    page.get_by_label("Password", exact=True).fill(tenant.admin_password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).not_to_have_url(re.compile(r"/login"))
+    return ctx, page
+
+
+def _results(page, values):
+    """Fill the results form: {test name: value}."""
+    for name, value in values.items():
+        page.get_by_label(name, exact=True).fill(value)
+    page.get_by_role("button", name="Save results").click()
+    expect(page).to_have_url(re.compile(r"/lab/orders/[0-9a-f]{24}$"))
+
+
+def _collect(page, order_url, label):
+    page.goto(order_url)
+    page.get_by_label("Specimen id / barcode").fill(label)
+    page.get_by_role("button", name="Specimen collected now").click()
+    expect(page.locator("#specimen")).to_contain_text(label)
+    page.locator("#enter-results").click()
+    expect(page.locator("#results-form")).to_be_visible()
+
+
+def run_lab_journey(browser, tenant, tenant_url, mail, run="a", others=()):
+    sub = tenant.subdomain
+    marker = f"{sub.replace('-', '').title()}{run.upper()}"
+    admin_ctx, admin = _admin(browser, tenant, tenant_url)
+    _invite(admin, tenant_url, f"labdoc-{run}@{sub}.example.com", "Doctor")
+    _invite(admin, tenant_url, f"labnurse-{run}@{sub}.example.com", "Nurse")
+    doc_ctx, doc = _accept(browser, mail, f"labdoc-{run}@{sub}.example.com", f"Lina {marker}")
+    nurse_ctx, nurse = _accept(browser, mail, f"labnurse-{run}@{sub}.example.com", f"Noor {marker}")
+    try:
+        # The doctor registers the patient, starts a visit and orders the basic metabolic panel from it.
+        doc.goto(tenant_url("/patients/new"))
+        doc.get_by_label("First name").fill("Rosa")
+        doc.get_by_label("Last name").fill(f"Lab{marker}")
+        doc.get_by_label("Date of birth").fill("1970-02-11")
+        doc.get_by_label("Sex").select_option("female")
+        doc.get_by_role("button", name="Register").click()
+        expect(doc.locator("h1")).to_contain_text(f"Lab{marker}")
+        patient_url = doc.url
+        doc.locator("#start-visit").click()
+        expect(doc).to_have_url(re.compile(r"/visits/[0-9a-f]{24}/edit"))
+        doc.goto(doc.url.rsplit("/edit", 1)[0])
+        doc.locator("#order-labs").click()
+        doc.locator("input[data-panel='Basic metabolic panel']").check()
+        doc.get_by_label("Priority").select_option("urgent")
+        doc.get_by_label("Clinical note").fill("Weakness, on spironolactone.")
+        doc.get_by_role("button", name="Place order").click()
+        expect(doc.locator("#order-card")).to_have_attribute("data-status", "ordered")
+        order_url = doc.url
+        number = doc.locator("h1").inner_text().split()[2]
+
+        # The nurse finds it among the outstanding orders (this clinic's only), records specimen and results.
+        nurse.goto(tenant_url("/lab/"))
+        rows = nurse.locator("#lab-results tbody tr[data-order]")
+        expect(rows.filter(has_text=number)).to_have_count(1)
+        for other in others:
+            expect(nurse.locator("#lab-results")).not_to_contain_text(other.replace("-", "").title())
+        rows.filter(has_text=number).get_by_role("link", name=number).click()
+        expect(nurse).to_have_url(order_url)
+        _collect(nurse, order_url, f"BC-{marker}")
+        _results(nurse, {"Glucose (fasting)": "92", "Urea nitrogen (BUN)": "14", "Creatinine": "0.80",
+                         "Sodium": "150", "Potassium": "6.8", "Chloride": "101",
+                         "Bicarbonate (total CO₂)": "25", "Calcium": "9.4"})
+        expect(nurse.locator("tr[data-test=K] [data-flag]")).to_have_attribute("data-flag", "HH")
+        expect(nurse.locator("tr[data-test=NA] [data-flag]")).to_have_attribute("data-flag", "H")
+        expect(nurse.locator("tr[data-test=GLU] [data-flag]")).to_have_attribute("data-flag", "N")
+        expect(nurse.locator("#review-hint")).to_be_visible()  # a nurse does not review
+
+        # The doctor sees the critical potassium on the dashboard, reviews the order.
+        doc.goto(tenant_url("/"))
+        critical = doc.locator("#lab-critical")
+        expect(critical).to_contain_text("Potassium")
+        expect(critical).to_contain_text(f"Lab{marker}")
+        expect(doc.locator("#lab-unreviewed")).to_contain_text(number)
+        doc.goto(order_url)
+        doc.get_by_label("Review comment").fill("Stop spironolactone, repeat potassium.")
+        doc.get_by_role("button", name="Mark reviewed").click()
+        expect(doc.locator("#order-card")).to_have_attribute("data-status", "reviewed")
+        expect(doc.locator("#reviewed-by")).to_contain_text(f"Lina {marker}")
+        doc.goto(tenant_url("/"))
+        expect(doc.locator("#lab-critical")).to_have_count(0)
+        expect(doc.locator("#lab-unreviewed")).to_have_count(0)
+
+        # A repeat potassium from the patient's page; once resulted, the trend chart shows both values.
+        doc.goto(patient_url)
+        doc.locator("#order-labs").click()
+        doc.locator("input[data-test=K]").check()
+        doc.get_by_role("button", name="Place order").click()
+        expect(doc.locator("#order-card")).to_have_attribute("data-status", "ordered")
+        repeat_url = doc.url
+        _collect(nurse, repeat_url, f"BC2-{marker}")
+        _results(nurse, {"Potassium": "5.4"})
+        expect(nurse.locator("tr[data-test=K] [data-flag]")).to_have_attribute("data-flag", "H")
+        doc.goto(repeat_url)
+        doc.locator("tr[data-test=K] td.value a").click()
+        trend = doc.locator("#result-trend figure")
+        expect(trend).to_have_attribute("data-points", "2")
+        expect(trend.locator("svg title").first).to_contain_text("Potassium")
+        expect(trend.locator("rect.trend-band")).to_have_count(1)
+        doc.goto(patient_url)
+        expect(doc.locator("#patient-labs figure.trend")).to_have_count(1)
+
+        # No data crossing: this clinic's session means nothing at another clinic's address.
+        for other in others:
+            nurse.goto(order_url.replace(f"//{sub}.", f"//{other}."))
+            expect(nurse).to_have_url(re.compile(r"/login"))
+            expect(nurse.locator("body")).not_to_contain_text(f"Lab{marker}")
+    finally:
+        for ctx in (admin_ctx, doc_ctx, nurse_ctx):
+            ctx.close()
+
+
+def test_doctor_orders_nurse_results_doctor_reviews_and_sees_the_trend(browser, tenant, tenant_url, mail, e2e_env):
+    others = [t.subdomain for t in e2e_env["tenants"] if t.subdomain != tenant.subdomain]
+    run_lab_journey(browser, tenant, tenant_url, mail, run="a", others=others)
+
+
+def test_two_clinics_lab_journeys_at_the_same_moment(e2e_env, subdomain_url, mail):
+    """Both clinics' lab journeys interleave on one server; neither sees the other's orders or results."""
+    clinics = e2e_env["tenants"][:2]
+    if len(clinics) < 2:
+        pytest.skip("needs two E2E_TENANTS")
+    errors = []
+
+    def one(clinic):
+        try:
+            with sync_playwright() as p:
+                kwargs = {} if os.path.exists(p.chromium.executable_path) else {"executable_path": SYSTEM_CHROMIUM}
+                browser = p.chromium.launch(headless=True, args=CHROMIUM_ARGS, **kwargs)
+                try:
+                    run_lab_journey(browser, clinic, lambda path="/": subdomain_url(clinic.subdomain, path), mail,
+                                    run="b", others=[c.subdomain for c in clinics if c is not clinic])
+                finally:
+                    browser.close()
+        except BaseException as exc:  # reported by the main thread
+            errors.append((clinic.subdomain, exc))
+
+    threads = [threading.Thread(target=one, args=(c,)) for c in clinics]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "a journey hung"
+    assert errors == [], errors

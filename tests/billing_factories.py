@@ -1,0 +1,49 @@
+"""Factories for the billing tests (call inside `in_tenant(clinic)`)."""
+from clinic_app import clock
+from clinic_app.models import Settings, User, Visit
+from clinic_app.services import patients as patient_svc
+from clinic_app.services.billing import invoices, payments, price_list
+from clinic_app.tenancy import current_tenant
+
+
+def admin():
+    return User.objects.get(email=f"admin@{current_tenant().subdomain}.test")
+
+
+def price_item(code="CONS", name="Consultation", price=5000, tax_rate=0, kind="consultation", default=True):
+    return price_list.create({"code": code, "name": name, "kind": kind, "price": price, "tax_rate": tax_rate,
+                              "visit_default": default})
+
+
+def patient(first="Maria", last="Lopez", email=None):
+    return patient_svc.create_patient({"first_name": first, "last_name": last, "email": email, "allergies": []})
+
+
+def visit(p, provider):
+    return Visit(patient=p, provider=provider, started_at=clock.now()).save()
+
+
+def line(description="Dressing", quantity=1, unit_price=1000, tax_rate=0, **kw):
+    return invoices.make_line(description, quantity, unit_price, tax_rate, **kw)
+
+
+def draft(p=None, user=None, *lines):
+    p = p or patient()
+    return invoices.create_draft(p, user or admin(), lines=list(lines) or [line()])
+
+
+def issued(p=None, user=None, *lines):
+    inv = draft(p, user, *lines)
+    return invoices.finalise(inv, user or admin())
+
+
+def paid(inv, amount, method="cash", user=None):
+    return payments.record_payment(inv, amount, method, user or admin())
+
+
+def set_billing(**values):
+    s = Settings.current()
+    for k, v in values.items():
+        setattr(s, k, v)
+    s.save()
+    return s

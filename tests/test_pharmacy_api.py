@@ -1,0 +1,105 @@
+"""Pharmacy JSON API: medicines, prescriptions (list/get/create with the allergy override), dispense,
+stock; strict bodies, permissions and other clinics' ids."""
+import pytest
+
+from clinic_app.models import Prescription, Role, StockBatch, User
+from clinic_app.services.api_tokens import create_token
+
+from . import pharmacy_factories as f
+from .support import make_user
+
+
+def _token(in_tenant, clinic, role):
+    with in_tenant(clinic):
+        admin = User.objects.get(email=f"admin@{clinic.subdomain}.test")
+        _, secret = create_token(f"{role} integration", Role.objects.get(name=role), admin)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def world(clinic_a, in_tenant):
+    with in_tenant(clinic_a):
+        doctor = make_user("Doctor")
+        amox = f.medicine()
+        f.batch(amox, "AMX-1", 10, 40)
+        f.batch(amox, "AMX-2", 50, 400)
+        p = f.patient(allergies=["penicillin"])
+        return {"doctor": doctor, "amox": amox, "patient": p, "visit": f.visit(p, doctor)}
+
+
+def test_create_a_prescription_override_the_allergy_and_dispense(client, clinic_a, in_tenant, world):
+    doc = _token(in_tenant, clinic_a, "Doctor")
+    payload = {"visit_id": str(world["visit"].pk), "lines": [
+        {"medicine_id": str(world["amox"].pk), "dose": 1, "dose_unit": "capsule", "route": "by mouth",
+         "frequency": "TDS", "duration_days": 5}]}
+    warned = client.post("/api/v1/prescriptions", json=payload, headers=doc, tenant=clinic_a)
+    assert warned.status_code == 409 and "penicillins" in warned.json["error"]["fields"]["lines.1.allergy"]
+    made = client.post("/api/v1/prescriptions", json={**payload, "allergy_overrides": {"1": "tolerated"}},
+                       headers=doc, tenant=clinic_a)
+    assert made.status_code == 201, made.json
+    rx = made.json["data"]
+    assert rx["status"] == "issued" and rx["lines"][0]["quantity"] == 15
+    assert rx["lines"][0]["directions"] == "Take 1 capsule by mouth three times a day for 5 days."
+    nurse = _token(in_tenant, clinic_a, "Nurse")
+    assert client.post("/api/v1/prescriptions", json=payload, headers=nurse, tenant=clinic_a).status_code == 403
+    out = client.post(f"/api/v1/prescriptions/{rx['id']}/dispense", json={"line": 1, "quantity": 12},
+                      headers=nurse, tenant=clinic_a)
+    assert out.status_code == 201, out.json
+    assert out.json["data"]["lots"] == [{"lot": "AMX-1", "quantity": 10}, {"lot": "AMX-2", "quantity": 2}]
+    assert sorted(m["quantity"] for m in out.json["data"]["movements"]) == [-10, -2]
+    over = client.post(f"/api/v1/prescriptions/{rx['id']}/dispense", json={"line": 1, "quantity": 4},
+                       headers=nurse, tenant=clinic_a)
+    assert over.status_code == 422 and over.json["success"] is False
+    got = client.get(f"/api/v1/prescriptions/{rx['id']}", headers=nurse, tenant=clinic_a).json["data"]
+    assert got["status"] == "partly_dispensed" and got["lines"][0]["dispensed"] == 12
+    listed = client.get(f"/api/v1/prescriptions?patient_id={world['patient'].pk}&status=partly_dispensed",
+                        headers=nurse, tenant=clinic_a).json
+    assert [p["id"] for p in listed["data"]] == [rx["id"]]
+
+
+def test_medicines_and_stock(client, clinic_a, in_tenant, world):
+    auth = _token(in_tenant, clinic_a, "Accountant")
+    meds = client.get("/api/v1/medicines?q=amox", headers=auth, tenant=clinic_a).json
+    assert meds["data"][0]["usable_on_hand"] == 60 and meds["data"][0]["sale_price"] == 25
+    stock = client.get("/api/v1/stock?filter=expiring", headers=auth, tenant=clinic_a).json["data"]
+    assert [b["lot"] for b in stock] == ["AMX-1"]
+    assert client.get("/api/v1/stock?filter=nope", headers=auth, tenant=clinic_a).status_code == 400
+    receptionist = _token(in_tenant, clinic_a, "Receptionist")
+    assert client.get("/api/v1/stock", headers=receptionist, tenant=clinic_a).status_code == 403
+    assert client.get("/api/v1/medicines", headers=receptionist, tenant=clinic_a).status_code == 403
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"line": "1", "quantity": 1}, "line"),
+    ({"line": 1, "quantity": {"$gt": 0}}, "quantity"),
+    ({"line": 1, "quantity": 1, "batch": "x"}, "batch"),
+    ({"line": 1, "quantity": 0}, "quantity"),
+])
+def test_dispense_bodies_are_strict(client, clinic_a, in_tenant, world, body, field):
+    with in_tenant(clinic_a):
+        rx = f.prescription(world["visit"], world["doctor"], f.row(world["amox"], quantity=5), overrides={0: "ok"})
+    auth = _token(in_tenant, clinic_a, "Nurse")
+    r = client.post(f"/api/v1/prescriptions/{rx.pk}/dispense", json=body, headers=auth, tenant=clinic_a)
+    assert r.status_code == 400 and field in r.json["error"]["fields"]
+    with in_tenant(clinic_a):
+        assert StockBatch.objects.get(lot="AMX-1").on_hand == 10
+
+
+def test_other_clinics_ids_are_404_and_nothing_changes(client, clinic_a, clinic_b, in_tenant, world):
+    with in_tenant(clinic_a):
+        rx = f.prescription(world["visit"], world["doctor"], f.row(world["amox"], quantity=5), overrides={0: "ok"})
+    auth = _token(in_tenant, clinic_b, "Admin")
+    for path in (f"/api/v1/medicines/{world['amox'].pk}", f"/api/v1/prescriptions/{rx.pk}",
+                 f"/api/v1/prescriptions?patient_id={world['patient'].pk}"):
+        r = client.get(path, headers=auth, tenant=clinic_b)
+        assert r.status_code == 404 and r.json["success"] is False, path
+    r = client.post(f"/api/v1/prescriptions/{rx.pk}/dispense", json={"line": 1, "quantity": 1}, headers=auth,
+                    tenant=clinic_b)
+    assert r.status_code == 404
+    r = client.post("/api/v1/prescriptions", json={"visit_id": str(world["visit"].pk), "lines": [
+        {"free_text": "x", "quantity": 1}]}, headers=auth, tenant=clinic_b)
+    assert r.status_code == 404
+    assert client.get("/api/v1/medicines", headers=auth, tenant=clinic_b).json["data"] == []
+    with in_tenant(clinic_a):
+        assert Prescription.objects.get(pk=rx.pk).lines[0].dispensed == 0 and Prescription.objects.count() == 1
+        assert StockBatch.objects.get(lot="AMX-1").on_hand == 10
