@@ -40,10 +40,6 @@ def record(action, target=None, changes=None, actor=None):
 AUDIT_PAGE_SIZE = 50
 
 
-def audit_actions():
-    return sorted(AuditEvent.objects.distinct("action"))
-
-
 def audit_page(action=None, actor_id=None, start=None, end=None, page=1, per_page=AUDIT_PAGE_SIZE):
     """Audit events newest first, filtered; `start`/`end` are dates in the clinic's time zone (inclusive)."""
     qs = AuditEvent.objects
