@@ -630,6 +630,26 @@ def test_message_stats_by_kind_status_and_window(app, op, clinic_a, clinic_b, fr
     assert 'data-clinic="clinica"' in page and 'data-clinic="clinicb"' in page
 
 
+def test_the_console_shows_the_technical_delivery_error_that_clinic_admins_see_in_plain_words(
+        app, op, login_as, client, clinic_a, frozen_clock):
+    raw = "SMTPDataError 500 FileNotFoundError /srv/app/var/mail/tmp/1234.eml"
+    with app.app_context():
+        from clinic_app.tenancy import tenant_context
+
+        with tenant_context(clinic_a):
+            OutboundMessage.objects.delete()
+            OutboundMessage(key="k1", kind="welcome", to="x@example.test", subject="s", text_body="b",
+                            message_id="<k1@test>", status="failed", attempts=5, last_error=raw,
+                            created_at=frozen_clock.now()).save()
+    console = op.get("/platform/messages").get_data(as_text=True)
+    assert raw in console and 'data-field="error"' in console
+    login_as(clinic_a, "Admin")
+    response = client.get("/messages/", tenant=clinic_a)
+    clinic_page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "x@example.test" in clinic_page
+    assert raw not in clinic_page and "/srv/app" not in clinic_page
+
+
 def test_top_failing_clinics_are_ordered_by_failures(app, clinic_a, clinic_b, frozen_clock):
     with app.app_context():
         now = frozen_clock.now()
