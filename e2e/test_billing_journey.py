@@ -2,6 +2,7 @@
 from the visit, finalises it, takes a partial then a full payment, prints and emails the receipt; the
 accountant's day-end shows the money. Runs once per E2E tenant; no clinic sees another's invoices."""
 import re
+from datetime import date, timedelta
 
 from playwright.sync_api import expect
 
@@ -37,7 +38,7 @@ def _clinical_part(page, tenant_url, marker):
     expect(page.locator("h1")).to_contain_text(drug)
     page.locator("#receive-stock").click()
     page.get_by_label("Lot number").fill(f"LOT-{marker}")
-    page.get_by_label("Expiry date").fill("2099-12-31")
+    page.get_by_label("Expiry date").fill((date.today() + timedelta(days=700)).isoformat())
     page.get_by_label("Quantity received").fill("50")
     page.get_by_label("Unit cost").fill("0.10")
     page.get_by_role("button", name="Receive").click()

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from clinic_app.models import AuditEvent, Invoice, OutboundMessage, Payment
+from clinic_app.models import AuditEvent, Invoice, Payment
 from clinic_app.services.billing import invoices, payments
 from clinic_app.services.pharmacy import dispensing
 from tests import billing_factories as f
@@ -194,3 +194,65 @@ def test_price_list_pages(client, clinic_a, login_as, in_tenant):
     login_as(clinic_a, "Receptionist")
     assert client.get("/invoices/price-list/", tenant=clinic_a).status_code == 200
     assert client.get("/invoices/price-list/new", tenant=clinic_a).status_code == 403
+
+
+def test_a_visit_line_keeps_quantity_and_price_on_the_edit_page(client, clinic_a, login_as, in_tenant, visit):
+    login_as(clinic_a, "Receptionist")
+    with in_tenant(clinic_a):
+        inv = invoices.create_from_visit(visit, f.admin())
+    page = client.get(f"/invoices/{inv.pk}/lines/1", tenant=clinic_a)
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and "as recorded" in body and 'value="2.50"' in body
+    response = client.post(f"/invoices/{inv.pk}/lines/1", data={"discount_kind": "amount", "discount_value": "1.00",
+                                                                 "tax_rate": "0", "quantity": "99"}, tenant=clinic_a)
+    assert response.status_code == 303
+    with in_tenant(clinic_a):
+        line = Invoice.objects.get(pk=inv.pk).lines[1]
+        assert (line.quantity, line.unit_price, line.discount, line.net) == (4, 250, 100, 900)
+    assert client.get(f"/invoices/{inv.pk}/lines/9", tenant=clinic_a).status_code == 404
+    assert client.get(f"/invoices/{inv.pk}/lines/x", tenant=clinic_a).status_code == 404
+
+
+def test_another_consultation_can_be_chosen_for_the_visit(client, clinic_a, login_as, in_tenant, visit):
+    login_as(clinic_a, "Receptionist")
+    with in_tenant(clinic_a):
+        follow = f.price_item("FOLL", "Follow-up", 3000, 0, default=False)
+    page = client.get(f"/invoices/visits/{visit.pk}?price_item_id={follow.pk}", headers=HX, tenant=clinic_a)
+    assert "<html" not in page.get_data(as_text=True) and "Follow-up" in page.get_data(as_text=True)
+    response = client.post(f"/invoices/visits/{visit.pk}", data={"price_item_id": str(follow.pk),
+                                                                  "source": [f"visit_service:{visit.pk}"]},
+                           tenant=clinic_a)
+    assert response.status_code == 303
+    with in_tenant(clinic_a):
+        inv = Invoice.objects.get(visit=visit)
+        assert [(ln.description, ln.unit_price) for ln in inv.lines] == [("Follow-up", 3000)]
+    nothing = client.post(f"/invoices/visits/{visit.pk}", data={}, tenant=clinic_a)
+    assert nothing.status_code == 422 and "Tick at least one" in nothing.get_data(as_text=True)
+
+
+def test_patient_credit_is_used_from_the_payment_page(client, clinic_a, login_as, in_tenant, frozen_clock):
+    login_as(clinic_a, "Receptionist")
+    with in_tenant(clinic_a):
+        p = f.patient()
+        first = f.issued(p, None, f.line("A", 1, 1000))
+        f.paid(first, 3000)  # 20.00 kept as credit
+        second = f.issued(p, None, f.line("B", 1, 1500))
+    page = client.get(f"/invoices/{second.pk}/payments/new", tenant=clinic_a).get_data(as_text=True)
+    assert "has $20.00 of credit" in page and 'value="15.00"' in page
+    too_much = client.post(f"/invoices/{second.pk}/apply-credit", data={"amount": "16.00"}, tenant=clinic_a)
+    assert too_much.status_code == 422 and "more than the invoice" in too_much.get_data(as_text=True)
+    assert client.post(f"/invoices/{second.pk}/apply-credit", data={"amount": "15.00"},
+                       tenant=clinic_a).status_code == 303
+    with in_tenant(clinic_a):
+        assert Invoice.objects.get(pk=second.pk).status == "paid"
+        assert payments.credit_available(p) == 500
+    assert client.get(f"/invoices/{second.pk}/refund", tenant=clinic_a).status_code == 403  # receptionist
+
+
+def test_refund_page_offers_only_what_is_left(client, clinic_a, login_as, in_tenant, frozen_clock):
+    login_as(clinic_a, "Accountant")
+    with in_tenant(clinic_a):
+        p1, inv = f.paid(f.issued(None, None, f.line("A", 1, 1000)), 1000)
+        payments.refund(inv, p1, 1000, "method", "all back", f.admin())
+    page = client.get(f"/invoices/{inv.pk}/refund", tenant=clinic_a).get_data(as_text=True)
+    assert "Nothing paid on this invoice is left to refund" in page

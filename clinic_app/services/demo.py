@@ -22,7 +22,7 @@ from ..localtime import clinic_zone, combine_local
 from ..models import Appointment, AuditEvent, Counter, Patient, Role, Tenant, User, Visit
 from ..models.clinical import Amendment, Vitals
 from ..tenancy import tenant_context
-from . import audit, demo_labs, demo_pharmacy
+from . import audit, demo_billing, demo_labs, demo_pharmacy
 from .demo_vocab import (ALERTS, ALLERGIES, CANCEL_REASONS, CITIES, EMAIL_DOMAINS, NAMES, NOTES, PHONE_FORMATS,
                          STREETS, UK_PHONE, US_AREA_CODES, VISITS)
 from .onboarding import provision_clinic
@@ -44,7 +44,8 @@ PATIENTS = 160
 
 # Each later module's demo data: `seed(tenant, rng, now)`, called once per clinic inside
 # tenant_context after seed_core (e.g. demo_pharmacy.seed, demo_labs.seed, demo_billing.seed).
-AREA_SEEDS = [demo_pharmacy.seed, demo_labs.seed]
+# Billing last: it bills the visits, dispenses and lab orders the others made.
+AREA_SEEDS = [demo_pharmacy.seed, demo_labs.seed, demo_billing.seed]
 
 
 def demo_logins():

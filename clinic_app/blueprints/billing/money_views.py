@@ -11,14 +11,14 @@ from ...services.visits import ref_id
 from ...web import htmx_redirect, render
 from ..common import get_or_404
 from .forms import CreditForm, EmptyForm, PaymentForm, ReasonForm, RefundForm
-from .views import _invoice, _refused, _user, bill_money, bp
+from .base import bill_money, bp, load_invoice, refused, user
 
 
 @bp.route("/<invoice_id>/payments/new", methods=["GET", "POST"])
 @require_permission("invoices", "create")
 def take_payment(invoice_id):
     """Record a payment (cash, card, bank transfer, other); what exceeds the balance becomes patient credit."""
-    invoice = _invoice(invoice_id)
+    invoice = load_invoice(invoice_id)
     form = PaymentForm()
     form.amount.currency = invoice.currency
     if not form.is_submitted() and invoice.balance > 0:
@@ -26,7 +26,7 @@ def take_payment(invoice_id):
     message, status = None, 200
     if form.validate_on_submit():
         try:
-            payment, invoice = payments.record_payment(invoice, form.amount.minor(), form.method.data, _user(),
+            payment, invoice = payments.record_payment(invoice, form.amount.minor(), form.method.data, user(),
                                                        form.reference.data)
         except invoices.BillingError as exc:
             message, status = str(exc), exc.status
@@ -54,12 +54,12 @@ def _credit_form(invoice):
 @require_permission("invoices", "create")
 def apply_credit(invoice_id):
     """Use the patient's credit on this invoice."""
-    invoice = _invoice(invoice_id)
+    invoice = load_invoice(invoice_id)
     form = _credit_form(invoice)
     message, status = None, 422
     if form.validate_on_submit():
         try:
-            invoice = payments.apply_credit(invoice, form.amount.minor(), _user())
+            invoice = payments.apply_credit(invoice, form.amount.minor(), user())
         except invoices.BillingError as exc:
             message, status = str(exc), exc.status
         else:
@@ -75,7 +75,7 @@ def apply_credit(invoice_id):
 @require_permission("invoices", "update")
 def refund(invoice_id):
     """Refund (part of) a payment: back by its method or to the patient's credit, with a reason."""
-    invoice = _invoice(invoice_id)
+    invoice = load_invoice(invoice_id)
     refundable = [(p, payments.refundable(p)) for p in payments.of_invoice(invoice)]
     refundable = [(p, n) for p, n in refundable if n > 0]
     form = RefundForm()
@@ -86,7 +86,7 @@ def refund(invoice_id):
     if form.validate_on_submit():
         payment = get_or_404(Payment, form.payment_id.data)
         try:
-            r, invoice = payments.refund(invoice, payment, form.amount.minor(), form.to.data, form.reason.data, _user())
+            r, invoice = payments.refund(invoice, payment, form.amount.minor(), form.to.data, form.reason.data, user())
         except invoices.BillingError as exc:
             message, status = str(exc), exc.status
         else:
@@ -111,7 +111,7 @@ def delete_payment(payment_id):
     form, message, status = ReasonForm(), None, 200
     if form.validate_on_submit():
         try:
-            payments.delete_payment(payment, form.reason.data, _user())
+            payments.delete_payment(payment, form.reason.data, user())
         except invoices.BillingError as exc:
             message, status = str(exc), exc.status
         else:
@@ -140,6 +140,6 @@ def email_receipt(payment_id):
     try:
         message, new = receipts.email_receipt(payment, invoice)
     except invoices.BillingError as exc:
-        return _refused(invoice, exc)
+        return refused(invoice, exc)
     flash(f"Receipt sent to {message.to}." if new else f"The receipt was already sent to {message.to}.", "success")
     return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="payments"))

@@ -10,7 +10,7 @@ from ...services.billing import price_list
 from ...web import htmx_redirect, render
 from ..common import get_or_404, page_number
 from .forms import PriceItemForm
-from .views import bp
+from .base import bp
 
 
 @bp.get("/price-list/")

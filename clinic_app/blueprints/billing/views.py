@@ -4,14 +4,12 @@ credit notes, the printable invoice, and the patient's account block.
 Drafting (lines, finalise, discard a draft) needs invoices:create, so a receptionist can bill a
 visit from start to finish; voiding and credit notes change a finalised invoice: invoices:update.
 """
-from flask import Blueprint, abort, flash, request, url_for
-from flask_login import current_user
+from flask import abort, flash, request, url_for
 
-from ... import clock
 from ...localtime import clinic_settings
 from ...models import CreditNote, Invoice, Patient, Visit
-from ...models.invoicing import INVOICE_STATUSES, REFUND_METHODS
-from ...money import format_money, major_str
+from ...models.invoicing import INVOICE_STATUSES
+from ...money import major_str
 from ...pagination import paginate
 from ...permissions import require_permission
 from ...services import patients as patient_svc
@@ -20,31 +18,10 @@ from ...services.billing.totals import rate_label
 from ...services.visits import ref_id
 from ...web import htmx_redirect, render
 from ..common import get_or_404, page_number
+from .base import STATUS_LABELS, bill_money, bp, load_invoice, refused, show_page, user
 from .forms import CreditNoteForm, EmptyForm, LineEditForm, LineForm, ReasonForm
 
-bp = Blueprint("billing", __name__, url_prefix="/invoices")
 PER_PAGE = 25
-STATUS_LABELS = {"draft": "Draft", "issued": "Issued", "partly_paid": "Partly paid", "paid": "Paid", "void": "Void",
-                 "credited": "Credited"}
-
-
-@bp.app_template_filter("bill_money")
-def bill_money(minor, currency=None):
-    """Integer minor units for people, in `currency` (default: the clinic's)."""
-    return format_money(minor or 0, currency or clinic_settings().currency)
-
-
-@bp.app_template_global("billing_labels")
-def billing_labels():
-    return {"status": STATUS_LABELS, "method": REFUND_METHODS, "rate": rate_label}
-
-
-def _user():
-    return current_user._get_current_object()
-
-
-def _invoice(invoice_id):
-    return get_or_404(Invoice, invoice_id)
 
 
 @bp.get("/")
@@ -88,7 +65,7 @@ def new():
 def create_blank():
     """A blank draft for the patient (lines are added by hand)."""
     patient = get_or_404(Patient, request.form.get("patient_id"))
-    invoice = invoices.create_draft(patient, _user())
+    invoice = invoices.create_draft(patient, user())
     flash("Draft invoice started: add its lines, then finalise it.", "success")
     return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk))
 
@@ -106,7 +83,7 @@ def from_visit(visit_id):
     if request.method == "POST" and EmptyForm().validate_on_submit():
         keys = set(request.form.getlist("source"))
         try:
-            invoice = invoices.create_from_visit(visit, _user(), keys=keys, price_item=chosen_item) if keys else None
+            invoice = invoices.create_from_visit(visit, user(), keys=keys, price_item=chosen_item) if keys else None
         except invoices.BillingError as exc:
             message, status = str(exc), exc.status
         else:
@@ -125,33 +102,18 @@ def from_visit(visit_id):
 # -- one invoice -------------------------------------------------------------------------------
 
 
-def _show(invoice, status=200, message=None, line_form=None):
-    settings = clinic_settings()
-    draft = invoice.is_draft
-    candidates = []
-    if draft and invoice._data.get("visit") is not None:
-        candidates = [c for c in sources.for_visit(invoice.visit, settings) if c.available]
-    return render("billing/show.html", status=status, invoice=invoice, message=message,
-                  payment_list=payments.of_invoice(invoice) if not draft else [],
-                  notes=credit_notes.of_invoice(invoice) if not draft else [],
-                  credit=payments.credit_available(invoice.patient),
-                  stale=sources.no_longer_billable(invoice.lines) if draft else [], candidates=candidates,
-                  line_form=line_form or (LineForm().setup(settings, price_list.choices()) if draft else None),
-                  form=EmptyForm(), deletable_today=lambda p: payments.same_local_day(p.received_at, clock.now()))
-
-
 @bp.get("/<invoice_id>")
 @require_permission("invoices", "read")
 def show(invoice_id):
     """An invoice: lines, totals with the tax breakdown, payments, credit notes and what can be done next."""
-    return _show(_invoice(invoice_id))
+    return show_page(load_invoice(invoice_id))
 
 
 @bp.get("/<invoice_id>/print")
 @require_permission("invoices", "read")
 def print_invoice(invoice_id):
     """The print-friendly invoice (clinic header, patient, lines, taxes, payments, balance, footer)."""
-    invoice = _invoice(invoice_id)
+    invoice = load_invoice(invoice_id)
     return render("billing/print.html", invoice=invoice, settings=clinic_settings(),
                   payment_list=[p for p in payments.of_invoice(invoice) if p.status == "recorded"],
                   notes=credit_notes.of_invoice(invoice))
@@ -164,23 +126,19 @@ def _line_index(text):
     return int(text)
 
 
-def _refused(invoice, exc):
-    return _show(Invoice.objects(pk=invoice.pk).first() or invoice, status=exc.status, message=str(exc))
-
-
 @bp.post("/<invoice_id>/lines")
 @require_permission("invoices", "create")
 def add_line(invoice_id):
     """Add a line to a draft: an item of the price list or free text."""
-    invoice = _invoice(invoice_id)
+    invoice = load_invoice(invoice_id)
     form = LineForm().setup(clinic_settings(), price_list.choices())
     if not form.validate_on_submit():
-        return _show(invoice, status=422, line_form=form)
+        return show_page(invoice, status=422, line_form=form)
     try:
         invoices.add_line(invoice, invoices.make_line(tax_names=clinic_settings().tax_names(), **form.values()),
-                          _user())
+                          user())
     except invoices.BillingError as exc:
-        return _refused(invoice, exc)
+        return refused(invoice, exc)
     return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="lines"))
 
 
@@ -188,7 +146,7 @@ def add_line(invoice_id):
 @require_permission("invoices", "create")
 def edit_line(invoice_id, index):
     """Change a draft line (a line from a visit keeps its quantity and price: only discount and tax)."""
-    invoice, index = _invoice(invoice_id), _line_index(index)
+    invoice, index = load_invoice(invoice_id), _line_index(index)
     if index >= len(invoice.lines):
         abort(404, description="There is no such line on this invoice.")
     line, settings = invoice.lines[index], clinic_settings()
@@ -206,7 +164,7 @@ def edit_line(invoice_id, index):
     if form.validate_on_submit():
         v = form.values()
         try:
-            invoices.update_line(invoice, index, v, _user())
+            invoices.update_line(invoice, index, v, user())
         except invoices.BillingError as exc:
             message, status = str(exc), exc.status
         else:
@@ -221,11 +179,11 @@ def edit_line(invoice_id, index):
 @require_permission("invoices", "create")
 def remove_line(invoice_id, index):
     """Remove a draft line; a line from a visit becomes billable again."""
-    invoice, index = _invoice(invoice_id), _line_index(index)
+    invoice, index = load_invoice(invoice_id), _line_index(index)
     try:
-        invoices.remove_line(invoice, index, _user())
+        invoices.remove_line(invoice, index, user())
     except invoices.BillingError as exc:
-        return _refused(invoice, exc)
+        return refused(invoice, exc)
     return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="lines"))
 
 
@@ -233,11 +191,11 @@ def remove_line(invoice_id, index):
 @require_permission("invoices", "create")
 def add_visit_items(invoice_id):
     """Add the visit's items billed on no invoice yet (e.g. a lab test ordered after the draft began)."""
-    invoice = _invoice(invoice_id)
+    invoice = load_invoice(invoice_id)
     try:
-        invoices.add_from_visit(invoice, request.form.getlist("source"), _user())
+        invoices.add_from_visit(invoice, request.form.getlist("source"), user())
     except invoices.BillingError as exc:
-        return _refused(invoice, exc)
+        return refused(invoice, exc)
     return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="lines"))
 
 
@@ -245,11 +203,11 @@ def add_visit_items(invoice_id):
 @require_permission("invoices", "create")
 def finalise(invoice_id):
     """Finalise the draft: it gets the next number of the clinic's series and cannot be edited again."""
-    invoice = _invoice(invoice_id)
+    invoice = load_invoice(invoice_id)
     try:
-        invoice = invoices.finalise(invoice, _user())
+        invoice = invoices.finalise(invoice, user())
     except invoices.BillingError as exc:
-        return _refused(invoice, exc)
+        return refused(invoice, exc)
     flash(f"Invoice {invoice.number} finalised.", "success")
     return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk))
 
@@ -258,11 +216,11 @@ def finalise(invoice_id):
 @require_permission("invoices", "create")
 def delete(invoice_id):
     """Discard a draft (it has no number); what it billed from a visit is offered again."""
-    invoice = _invoice(invoice_id)
+    invoice = load_invoice(invoice_id)
     try:
-        invoices.delete_draft(invoice, _user())
+        invoices.delete_draft(invoice, user())
     except invoices.BillingError as exc:
-        return _refused(invoice, exc)
+        return refused(invoice, exc)
     flash("Draft discarded.", "success")
     return htmx_redirect(url_for("billing.index"), status=303)
 
@@ -271,11 +229,11 @@ def delete(invoice_id):
 @require_permission("invoices", "update")
 def void(invoice_id):
     """Void a finalised invoice nothing was paid or credited on; it keeps its number, shown as void."""
-    invoice = _invoice(invoice_id)
+    invoice = load_invoice(invoice_id)
     form, message, status = ReasonForm(), None, 200
     if form.validate_on_submit():
         try:
-            invoices.void(invoice, form.reason.data, _user())
+            invoices.void(invoice, form.reason.data, user())
         except invoices.BillingError as exc:
             message, status = str(exc), exc.status
         else:
@@ -302,12 +260,12 @@ def _quantities(invoice):
 @require_permission("invoices", "update")
 def credit_note(invoice_id):
     """Issue a credit note: everything left, or chosen quantities of chosen lines."""
-    invoice = _invoice(invoice_id)
+    invoice = load_invoice(invoice_id)
     form, message, status = CreditNoteForm(), None, 200
     if form.validate_on_submit():
         try:
             quantities = None if form.mode.data == "full" else _quantities(invoice)
-            note, _ = credit_notes.issue(invoice, form.reason.data, _user(), quantities)
+            note, _ = credit_notes.issue(invoice, form.reason.data, user(), quantities)
         except invoices.BillingError as exc:
             message, status = str(exc), exc.status
         else:
@@ -342,4 +300,4 @@ def patient_account(patient_id):
                   due_back=due_back, credit=payments.credit_available(patient))
 
 
-from . import money_views, price_views  # noqa: E402,F401  (register their routes on bp)
+from . import money_views, price_views  # noqa: E402,F401  (they add their routes to base.bp)

@@ -19,8 +19,7 @@ def _rate(counts):
 
 def run(start, end, **options):
     r, settings = clinic_range(start, end)
-    rows = Appointment.objects.aggregate([
-        {"$match": r.match("start")},
+    rows = Appointment.objects(**r.filter("start")).aggregate([
         {"$group": {"_id": {"doctor": "$doctor", "status": "$status"}, "n": {"$sum": 1}}}])
     counts = defaultdict(lambda: defaultdict(int))
     for row in rows:

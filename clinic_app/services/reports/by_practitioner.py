@@ -1,5 +1,5 @@
 """Revenue by practitioner (the visit's provider): invoiced, credit notes, voided and collected."""
-from ...models import Invoice
+from ...models import User
 from . import money
 from .common import Column, Report, clinic_range
 
@@ -18,10 +18,7 @@ def run(start, end, **options):
     vd = money.voided(r, "practitionerId")
     pay = money.payments(r, "practitionerId")
     ids = set(inv) | set(cn) | set(vd) | {k for (_, k) in pay}
-    names = {}
-    for row in Invoice.objects(practitioner_id__in=[i for i in ids if i]).only("practitioner_id",
-                                                                                 "practitioner_name").limit(2000):
-        names[row.practitioner_id] = row.practitioner_name
+    names = {u.pk: u.name for u in User.objects(pk__in=[i for i in ids if i]).only("name")}
     out = []
     for pid in ids:
         collected = sum(v["amount"] for (kind, k), v in pay.items() if k == pid and kind != "to_credit")

@@ -11,8 +11,7 @@ KINDS = {"service": "Service", "medicine": "Medicine", "lab": "Lab test", "other
 
 def run(start, end, **options):
     r, settings = clinic_range(start, end)
-    rows = Invoice.objects.aggregate([
-        {"$match": {**r.match("issuedAt"), "number": {"$exists": True}}},
+    rows = Invoice.objects(**r.filter("issued_at")).aggregate([
         {"$unwind": "$lines"},
         {"$group": {"_id": {"kind": "$lines.kind", "code": "$lines.code", "name": "$lines.description"},
                     "quantity": {"$sum": "$lines.quantity"}, "net": {"$sum": "$lines.net"},

@@ -60,10 +60,6 @@ class Range:
         """{field__gte: since, field__lt: until} for a QuerySet."""
         return {f"{field_name}__gte": self.since, f"{field_name}__lt": self.until}
 
-    def match(self, db_field):
-        """The same as an aggregation $match condition on the stored field name."""
-        return {db_field: {"$gte": self.since, "$lt": self.until}}
-
 
 def clinic_range(start, end):
     settings = Settings.current()
@@ -94,13 +90,6 @@ def periods(start, end, period):
         else:
             day += timedelta(days=7 if period == "week" else 1)
     return out
-
-
-def sum_by(qs, group_field, sum_field, match=None):
-    """{group value: (count, sum)} by one $group over the scoped QuerySet (stored field names)."""
-    pipeline = ([{"$match": match}] if match else []) + [
-        {"$group": {"_id": f"${group_field}", "n": {"$sum": 1}, "total": {"$sum": f"${sum_field}"}}}]
-    return {row["_id"]: (row["n"], row["total"]) for row in qs.aggregate(pipeline)}
 
 
 # -- CSV ------------------------------------------------------------------------------------

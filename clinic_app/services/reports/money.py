@@ -10,67 +10,62 @@ Definitions (a movement belongs to the clinic-local day it happened on):
   and are counted apart ("refunded to credit");
 - net collected (cash) = received - refunded; cash expected in the till = cash received - cash refunded;
 - credit applied: patient credit used on invoices (no new money: it was collected when paid).
+
+Each query selects its rows by the range alone (the QuerySet filter, so the scoped $match that starts
+the pipeline is served by a {tenantId, <date>} index) and narrows further in a later stage.
 """
 from ...models import CreditNote, Invoice, PatientCredit, Payment
 
 
-def invoiced(r, by=None):
-    """[{key, count, amount, tax}] of invoices finalised in range `r` (key: None, or `by`'s stored field)."""
-    rows = Invoice.objects.aggregate([
-        {"$match": {**r.match("issuedAt"), "number": {"$exists": True}}},
-        {"$group": {"_id": f"${by}" if by else None, "n": {"$sum": 1}, "total": {"$sum": "$total"},
-                    "tax": {"$sum": "$taxTotal"}}}])
+def _totals(qs, by, amount="$total", tax="$taxTotal", then=None):
+    rows = qs.aggregate(([{"$match": then}] if then else []) + [
+        {"$group": {"_id": f"${by}" if by else None, "n": {"$sum": 1}, "total": {"$sum": amount},
+                    "tax": {"$sum": tax}}}])
     return {row["_id"]: {"count": row["n"], "amount": row["total"], "tax": row["tax"]} for row in rows}
+
+
+def invoiced(r, by=None):
+    """{key: {count, amount, tax}} of invoices finalised in range `r` (key None, or `by`'s stored field)."""
+    return _totals(Invoice.objects(**r.filter("issued_at")), by)
 
 
 def voided(r, by=None):
-    rows = Invoice.objects.aggregate([
-        {"$match": {**r.match("voidedAt"), "status": "void"}},
-        {"$group": {"_id": f"${by}" if by else None, "n": {"$sum": 1}, "total": {"$sum": "$total"},
-                    "tax": {"$sum": "$taxTotal"}}}])
-    return {row["_id"]: {"count": row["n"], "amount": row["total"], "tax": row["tax"]} for row in rows}
+    return _totals(Invoice.objects(**r.filter("voided_at")), by, then={"status": "void"})
 
 
 def credit_notes(r, by=None):
-    rows = CreditNote.objects.aggregate([
-        {"$match": r.match("issuedAt")},
-        {"$group": {"_id": f"${by}" if by else None, "n": {"$sum": 1}, "total": {"$sum": "$total"},
-                    "tax": {"$sum": "$taxTotal"}}}])
-    return {row["_id"]: {"count": row["n"], "amount": row["total"], "tax": row["tax"]} for row in rows}
+    return _totals(CreditNote.objects(**r.filter("issued_at")), by)
 
 
 def payments(r, by="method"):
     """{(kind, key): {count, amount}}: kind "received" (amount > 0), "refunded" (< 0, by a payment
     method) or "to_credit" (refunds to patient credit), grouped by `by` (a stored field: method,
     receivedBy, practitionerId)."""
+    rows = Payment.objects(**r.filter("received_at")).aggregate([
+        {"$match": {"status": "recorded"}},
+        {"$group": {"_id": {"key": f"${by}", "method": "$method", "refund": {"$lt": ["$amount", 0]}},
+                    "n": {"$sum": 1}, "total": {"$sum": "$amount"}}}])
     out = {}
-    for sign, cond in (("+", {"$gt": 0}), ("-", {"$lt": 0})):
-        rows = Payment.objects.aggregate([
-            {"$match": {**r.match("receivedAt"), "status": "recorded", "amount": cond}},
-            {"$group": {"_id": {"key": f"${by}", "method": "$method"}, "n": {"$sum": 1},
-                        "total": {"$sum": "$amount"}}}])
-        for row in rows:
-            g = row["_id"]
-            kind = "received" if sign == "+" else ("to_credit" if g.get("method") == "credit" else "refunded")
-            cur = out.setdefault((kind, g.get("key")), {"count": 0, "amount": 0})
-            cur["count"] += row["n"]
-            cur["amount"] += row["total"]
+    for row in rows:
+        g = row["_id"]
+        kind = "received" if not g.get("refund") else ("to_credit" if g.get("method") == "credit" else "refunded")
+        cur = out.setdefault((kind, g.get("key")), {"count": 0, "amount": 0})
+        cur["count"] += row["n"]
+        cur["amount"] += row["total"]
     return out
 
 
 def deleted_payments(r):
     """Payments deleted whose recording fell in the range: listed on the day-end, counted nowhere else."""
-    row = next(Payment.objects.aggregate([
-        {"$match": {**r.match("receivedAt"), "status": "deleted"}},
-        {"$group": {"_id": None, "n": {"$sum": 1}, "total": {"$sum": "$amount"}}}]), None)
-    return {"count": row["n"], "amount": row["total"]} if row else {"count": 0, "amount": 0}
+    row = _totals(Payment.objects(**r.filter("received_at")), None, amount="$amount", tax="$applied",
+                  then={"status": "deleted"}).get(None)
+    return {"count": row["count"], "amount": row["amount"]} if row else {"count": 0, "amount": 0}
 
 
 def credit_applied(r):
-    row = next(PatientCredit.objects.aggregate([
-        {"$match": {**r.match("at"), "kind": "applied"}},
-        {"$group": {"_id": None, "n": {"$sum": 1}, "total": {"$sum": "$amount"}}}]), None)
-    return {"count": row["n"], "amount": -row["total"]} if row else {"count": 0, "amount": 0}
+    row = _totals(PatientCredit.objects(**r.filter("at")), None, amount="$amount", tax="$amount",
+                  then={"kind": "applied"}).get(None)
+    return {"count": row["count"], "amount": -row["amount"]} if row else {"count": 0, "amount": 0}
 
 
 def summary(r):

@@ -26,17 +26,20 @@ def run(start, end, period="day", **options):
     def add(at, key, amount):
         rows[period_start(local_day(at), period)][key] += amount
 
-    for inv in Invoice.objects(number__exists=True, **r.filter("issued_at")).only("issued_at", "total", "tax_total"):
+    for inv in Invoice.objects(**r.filter("issued_at")).only("issued_at", "total", "tax_total"):
         add(inv.issued_at, "invoiced", inv.total)
         add(inv.issued_at, "tax", inv.tax_total)
-    for inv in Invoice.objects(status="void", **r.filter("voided_at")).only("voided_at", "total", "tax_total"):
+    for inv in Invoice.objects(**r.filter("voided_at")).only("voided_at", "status", "total", "tax_total"):
+        if inv.status != "void":
+            continue
         add(inv.voided_at, "voided", inv.total)
         add(inv.voided_at, "tax", -inv.tax_total)
     for cn in CreditNote.objects(**r.filter("issued_at")).only("issued_at", "total", "tax_total"):
         add(cn.issued_at, "credit_notes", cn.total)
         add(cn.issued_at, "tax", -cn.tax_total)
-    for p in Payment.objects(status="recorded", method__ne="credit", **r.filter("received_at")).only(
-            "received_at", "amount"):
+    for p in Payment.objects(**r.filter("received_at")).only("received_at", "amount", "method", "status"):
+        if p.status != "recorded" or p.method == "credit":  # deleted, or a refund to credit: no money moved
+            continue
         add(p.received_at, "received" if p.amount > 0 else "refunded", abs(p.amount))
     out = []
     for day in sorted(rows):

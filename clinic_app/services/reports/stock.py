@@ -58,8 +58,7 @@ def low(start, end, **options):
 
 def dispensed(start, end, **options):
     r, settings = clinic_range(start, end)
-    rows = Dispense.objects.aggregate([
-        {"$match": {**r.match("at"), "status": "active"}},
+    rows = Dispense.objects(status="active", **r.filter("at")).aggregate([
         {"$group": {"_id": "$medicine", "n": {"$sum": 1}, "quantity": {"$sum": "$quantity"},
                     "value": {"$sum": {"$multiply": ["$quantity", "$unitPrice"]}}}}])
     rows = list(rows)

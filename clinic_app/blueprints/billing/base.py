@@ -1,0 +1,61 @@
+"""The billing blueprint's `bp`, its template filters, and what its view modules share (loading the
+invoice, the invoice page with a message): views.py, money_views.py and price_views.py import this."""
+from flask import Blueprint
+from flask_login import current_user
+
+from ... import clock
+from ...localtime import clinic_settings
+from ...models import Invoice
+from ...models.invoicing import REFUND_METHODS
+from ...money import format_money
+from ...services.billing import credit_notes, payments, price_list, sources
+from ...services.billing.totals import rate_label
+from ...web import render
+from ..common import get_or_404
+from .forms import EmptyForm, LineForm
+
+bp = Blueprint("billing", __name__, url_prefix="/invoices")
+STATUS_LABELS = {"draft": "Draft", "issued": "Issued", "partly_paid": "Partly paid", "paid": "Paid", "void": "Void",
+                 "credited": "Credited"}
+
+
+@bp.app_template_filter("bill_money")
+def bill_money(minor, currency=None):
+    """Integer minor units for people, in `currency` (default: the clinic's)."""
+    return format_money(minor or 0, currency or clinic_settings().currency)
+
+
+@bp.app_template_global("billing_labels")
+def billing_labels():
+    return {"status": STATUS_LABELS, "method": REFUND_METHODS, "rate": rate_label}
+
+
+def user():
+    """The signed-in user (or API client) behind the proxy."""
+    return current_user._get_current_object()
+
+
+def load_invoice(invoice_id):
+    """The invoice the URL names, or 404 (another clinic's too)."""
+    return get_or_404(Invoice, invoice_id)
+
+
+def show_page(invoice, status=200, message=None, line_form=None):
+    """The invoice page, optionally with a refusal `message` and the status that goes with it."""
+    settings = clinic_settings()
+    draft = invoice.is_draft
+    candidates = []
+    if draft and invoice._data.get("visit") is not None:
+        candidates = [c for c in sources.for_visit(invoice.visit, settings) if c.available]
+    return render("billing/show.html", status=status, invoice=invoice, message=message,
+                  payment_list=payments.of_invoice(invoice) if not draft else [],
+                  notes=credit_notes.of_invoice(invoice) if not draft else [],
+                  credit=payments.credit_available(invoice.patient),
+                  stale=sources.no_longer_billable(invoice.lines) if draft else [], candidates=candidates,
+                  line_form=line_form or (LineForm().setup(settings, price_list.choices()) if draft else None),
+                  form=EmptyForm(), deletable_today=lambda p: payments.same_local_day(p.received_at, clock.now()))
+
+
+def refused(invoice, exc):
+    """The invoice page (as stored now) with a BillingError's message and status."""
+    return show_page(Invoice.objects(pk=invoice.pk).first() or invoice, status=exc.status, message=str(exc))
