@@ -3,11 +3,13 @@ import mailbox
 from email import policy
 from email.parser import BytesParser
 
+import mongoengine
 from flask.testing import FlaskClient
+from pymongo import monitoring
 from rq import SimpleWorker
 
 from clinic_app import jobs
-from clinic_app.extensions import get_queue
+from clinic_app.extensions import get_queue, init_db
 from clinic_app.services.tenants import create_tenant
 
 TEST_PASSWORD = "correct horse battery staple"
@@ -96,19 +98,19 @@ def probe_blueprint():
 
 
 class CountQueries:
-    """`with CountQueries(app) as q: ...` then `q.reads`: the find/aggregate/count commands sent."""
+    """`with CountQueries(app) as q: ...` then `q.reads`: the find/aggregate/count commands sent
+    (`q.commands`: every command document, in order)."""
 
     READS = {"find", "aggregate", "count", "getMore", "distinct"}
 
     def __init__(self, app):
-        from pymongo import monitoring
-
-        self.app, self.names = app, []
+        self.app, self.names, self.commands = app, [], []
         outer = self
 
         class Listener(monitoring.CommandListener):
             def started(self, event):
                 outer.names.append(event.command_name)
+                outer.commands.append(event.command)
 
             def succeeded(self, event):
                 pass
@@ -119,16 +121,12 @@ class CountQueries:
         self.listener = Listener()
 
     def __enter__(self):
-        import mongoengine
-
         mongoengine.disconnect()
         mongoengine.connect(host=self.app.config["MONGODB_URI"], tz_aware=True, uuidRepresentation="standard",
                             event_listeners=[self.listener])
         return self
 
     def __exit__(self, *exc):
-        from clinic_app.extensions import init_db
-
         init_db(self.app)
 
     @property

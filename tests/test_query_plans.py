@@ -5,13 +5,13 @@ from datetime import date
 
 import mongoengine
 import pytest
-from pymongo import monitoring
 
 from clinic_app.blueprints.common import get_or_404
-from clinic_app.extensions import init_db
 from clinic_app.models import Appointment, AuditEvent, OutboundMessage, Patient
 from clinic_app.services import patients as svc
 from clinic_app.tenancy import NoTenantBound
+
+from .support import CountQueries
 
 
 def _stages(node):
@@ -134,33 +134,12 @@ def crowded_clinic(clinic_a, clinic_b, in_tenant, ensure_indexes):
         return Patient._get_collection().insert_many([d.to_mongo() for d in docs]).inserted_ids
 
 
-class SentFilters:
+class SentFilters(CountQueries):
     """`with SentFilters(app) as sent:` -> `sent.filters`: the filter of every command sent, in order."""
 
-    def __init__(self, app):
-        self.app, self.filters = app, []
-        outer = self
-
-        class Listener(monitoring.CommandListener):
-            def started(self, event):
-                outer.filters.extend(_filters_of(event.command))
-
-            def succeeded(self, event):
-                pass
-
-            def failed(self, event):
-                pass
-
-        self.listener = Listener()
-
-    def __enter__(self):
-        mongoengine.disconnect()
-        mongoengine.connect(host=self.app.config["MONGODB_URI"], tz_aware=True, uuidRepresentation="standard",
-                            event_listeners=[self.listener])
-        return self
-
-    def __exit__(self, *exc):
-        init_db(self.app)
+    @property
+    def filters(self):
+        return [f for command in self.commands for f in _filters_of(command)]
 
 
 def _filters_of(command):

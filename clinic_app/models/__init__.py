@@ -1,6 +1,8 @@
 """One module per aggregate. Importing this package registers every document."""
 from mongoengine import Document
 
+from .conventions import concrete_subclasses
+
 from .tenant import Subscription, Tenant  # noqa: F401
 from .settings import Settings  # noqa: F401
 from .messages import OutboundMessage  # noqa: F401
@@ -21,11 +23,4 @@ from .invoicing import BillingClaim, CreditBalance, CreditNote, Invoice, Payment
 
 def all_documents():
     """Every concrete document class, for ensure-indexes and test clean-up."""
-    found, stack = [], [Document]
-    while stack:
-        cls = stack.pop()
-        for sub in cls.__subclasses__():
-            stack.append(sub)
-            if not sub._meta.get("abstract"):
-                found.append(sub)
-    return found
+    return concrete_subclasses(Document)

@@ -15,7 +15,7 @@ def check_model_conventions(documents=None):
     TenantReferenceField (plain/lazy/generic references dereference unscoped).
     """
     if documents is None:  # the app's own models (tests define deliberately broken ones)
-        documents = [d for d in _tenant_document_classes() if d.__module__.startswith("clinic_app.")]
+        documents = [d for d in concrete_subclasses(TenantDocument) if d.__module__.startswith("clinic_app.")]
     problems = []
     for doc in documents:
         for spec in doc._meta.get("index_specs") or []:
@@ -35,8 +35,9 @@ def check_model_conventions(documents=None):
         raise TypeError("; ".join(problems))
 
 
-def _tenant_document_classes():
-    seen, stack = [], [TenantDocument]
+def concrete_subclasses(base):
+    """Every non-abstract subclass of `base`, at any depth."""
+    seen, stack = [], [base]
     while stack:
         cls = stack.pop()
         for sub in cls.__subclasses__():
