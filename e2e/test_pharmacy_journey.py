@@ -76,6 +76,11 @@ def test_prescribe_with_allergy_override_then_dispense_fefo(browser, tenant, ten
         expect(doc.locator("#rx-lines")).to_contain_text("Take 1 capsule by mouth three times a day for 5 days.")
         expect(doc.locator("#rx-lines")).to_contain_text("15 capsules")
         prescription_url = doc.url
+        # ... and downloads it as a PDF for the patient to take away.
+        with doc.expect_download() as download:
+            doc.locator("#prescription-pdf").click()
+        assert download.value.suggested_filename.startswith("prescription-")
+        assert open(download.value.path(), "rb").read(5) == b"%PDF-"
 
         # The nurse dispenses from the queue: 10 from the sooner lot, 5 from the later one.
         nurse.goto(tenant_url("/prescriptions/queue"))

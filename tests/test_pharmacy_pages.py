@@ -105,8 +105,9 @@ def test_doctor_prescribes_sees_the_allergy_warning_and_overrides_it(client, cli
     assert warned.status_code == 422 and "Allergy warning" in html and "one of the penicillins" in html
     with in_tenant(clinic_a):
         assert Prescription.objects.count() == 0
-    done = client.post(f"/prescriptions/new?visit_id={v.pk}", data={**data, "override-0": "Tolerated before"},
-                       tenant=clinic_a)
+    assert f'name="override-for-0" value="{amox.pk}"' in html  # the reason is bound to the medicine it is for
+    done = client.post(f"/prescriptions/new?visit_id={v.pk}", data={
+        **data, "override-0": "Tolerated before", "override-for-0": str(amox.pk)}, tenant=clinic_a)
     assert done.status_code == 303
     with in_tenant(clinic_a):
         rx = Prescription.objects.get()

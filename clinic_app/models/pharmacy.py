@@ -27,6 +27,10 @@ MOVEMENT_KINDS = ("receive", "dispense", "adjust", "return", "write_off")
 ADJUST_REASONS = {"damaged": "Damaged", "expired": "Expired", "returned": "Returned to supplier",
                   "count_correction": "Count correction", "other": "Other"}
 PRESCRIPTION_STATUSES = ("draft", "issued", "partly_dispensed", "dispensed", "cancelled")
+# Words in a medicine's name that already say its form (the label then does not repeat it).
+_FORM_WORDS = {"tablet", "tablets", "capsule", "capsules", "syrup", "cream", "injection", "drops", "drop", "inhaler",
+               "gel", "ointment", "lotion", "spray", "suspension", "solution", "patch", "patches", "sachet",
+               "sachets", "salts", "suppository", "suppositories", "elixir", "powder"}
 
 
 class Medicine(TenantDocument):
@@ -67,7 +71,11 @@ class Medicine(TenantDocument):
 
     @property
     def label(self):
-        return " ".join(p for p in (self.name, self.strength, self.form) if p)
+        """'Amoxicillin 500 mg capsule'; the form is left out when the name already says what it is
+        ('Salbutamol inhaler 100 mcg/dose', 'Diclofenac gel 1 %') or when it is "other"."""
+        words = set((self.name or "").lower().replace("-", " ").split())
+        form = None if self.form == "other" or words & _FORM_WORDS else self.form
+        return " ".join(p for p in (self.name, self.strength, form) if p)
 
     def __str__(self):
         return self.label

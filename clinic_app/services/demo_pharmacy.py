@@ -8,6 +8,7 @@ from bson import ObjectId
 from ..localtime import clinic_zone
 from ..models import Dispense, Medicine, Prescription, Settings, StockBatch, StockMovement, User, Visit
 from ..models.pharmacy import DispensedBatch, PrescriptionLine
+from .pharmacy import stock
 from .pharmacy.prescribing import compute_quantity
 
 # name, generic, form, strength, unit, pack, price (minor units per unit), reorder level
@@ -50,6 +51,8 @@ CATALOGUE = [
     ("Ceftriaxone", "ceftriaxone", "injection", "1 g", "vial", 1, 450, 10),
 ]
 SUPPLIERS = ("MedSupply Co.", "Northwind Pharma", "City Wholesale Drugs")
+DEMO_ADDRESS = "12 Harbour Street, Springfield, IL 62701"
+DEMO_PHONE = "+1 217 555 0142"
 
 
 def seed(tenant, rng, now):
@@ -82,6 +85,10 @@ def seed(tenant, rng, now):
     StockBatch.objects.insert(batches, load_bulk=False)
     _prescriptions(rng, now, today, medicines, batches, movements)
     StockMovement.objects.insert(movements, load_bulk=False)
+    stock.forget_counts()
+    # The printed prescription's header: a demo clinic with an address and a phone, unless it has its own.
+    Settings.objects(address=None).update_one(set__address=DEMO_ADDRESS)
+    Settings.objects(phone=None).update_one(set__phone=DEMO_PHONE)
 
 
 def _prescriptions(rng, now, today, medicines, batches, movements):

@@ -1,22 +1,34 @@
 """Catalogue and stock forms."""
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import StopValidation, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ...forms import AppForm
 from ...localtime import parse_local_date
 from ...models.pharmacy import ADJUST_REASONS, FORMS, UNITS
 from ...money import MoneyError, to_minor
+from ...services.pharmacy.stock import today as stock_today
+
+
+MAX_UNITS = 10_000_000
+# Medicines rarely keep more than five years; ten catches a mistyped year (2205 for 2025) without refusing real stock.
+MAX_SHELF_YEARS = 10
 
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def _parsed(form, field):
+    """Stop at "Enter a whole number." (the parse error): a range message after it would only confuse."""
+    if field.process_errors:
+        raise StopValidation()
+
+
 def _whole(label, minimum=0, **kw):
     return IntegerField(label, invalid_value_message="Enter a whole number.", validators=[
-        InputRequired(message="Enter a number."), NumberRange(min=minimum, max=10_000_000,
-                                                              message=f"Enter a whole number of at least {minimum}.")],
+        InputRequired(message="Enter a number."), _parsed, NumberRange(min=minimum, max=MAX_UNITS,
+                                                              message=f"Enter a whole number from {minimum} to {MAX_UNITS:,}.")],
         render_kw={"inputmode": "numeric", "autocomplete": "off"}, **kw)
 
 
@@ -70,6 +82,11 @@ class ReceiveForm(AppForm):
         self.expiry_date = parse_local_date(field.data)
         if self.expiry_date is None:
             raise ValidationError("Enter the date in the clinic's format or as YYYY-MM-DD.")
+        today = stock_today()
+        if self.expiry_date < today:
+            raise ValidationError("This lot has already expired: expired stock cannot be received.")
+        if self.expiry_date > today.replace(year=today.year + MAX_SHELF_YEARS, day=min(today.day, 28)):
+            raise ValidationError(f"That is more than {MAX_SHELF_YEARS} years away: check the year.")
 
 
 class AdjustForm(AppForm):

@@ -31,6 +31,14 @@ def _currency(form, *fields):
     return form
 
 
+def _beside_field(form, exc):
+    """Put a refused stock operation's message beside its field; returns it when it has none (shown on top)."""
+    if exc.field and exc.field in form:
+        form[exc.field].errors = list(form[exc.field].errors or []) + [str(exc)]
+        return None
+    return str(exc)
+
+
 @bp.get("/")
 @require_permission("inventory", "read")
 def index():
@@ -76,8 +84,8 @@ def show(medicine_id):
     movements = paginate(StockMovement.objects(medicine=medicine).order_by("-at"), page_number(), PER_PAGE)
     prefetch(movements.items, "batch")
     return render("inventory/show.html", block="movements", medicine=medicine, batches=batches,
-                  movements=movements, today=stock.today(), usable=stock.usable_on_hand([medicine.pk]).get(
-                      medicine.pk, 0))
+                  movements=movements, today=stock.today(), counts=stock.counts(),
+                  usable=stock.usable_on_hand([medicine.pk]).get(medicine.pk, 0))
 
 
 @bp.route("/medicines/<medicine_id>/edit", methods=["GET", "POST"])
@@ -123,7 +131,7 @@ def receive(medicine_id):
             batch = stock.receive(medicine, form.lot.data, form.expiry_date, form.quantity.data,
                                   form.unit_cost.minor(), form.supplier.data, current_user)
         except stock.StockError as exc:
-            message = str(exc)
+            message = _beside_field(form, exc)
         else:
             flash(f"Received {form.quantity.data} into lot {batch.lot}; {batch.on_hand} on hand.", "success")
             return htmx_redirect(url_for("inventory.show", medicine_id=medicine.pk))
@@ -143,7 +151,7 @@ def adjust(batch_id):
         try:
             stock.adjust(batch, form.delta(), form.reason.data, form.note.data, current_user)
         except stock.StockError as exc:
-            message = str(exc)
+            message = _beside_field(form, exc)
         else:
             flash(f"Lot {batch.lot} adjusted by {form.delta():+d}.", "success")
             return htmx_redirect(url_for("inventory.show", medicine_id=batch.medicine.pk))

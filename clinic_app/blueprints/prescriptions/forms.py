@@ -3,7 +3,7 @@ with one more row, so it works without JavaScript."""
 from wtforms import BooleanField, FieldList, FloatField, Form, FormField, IntegerField, SelectField, StringField, \
     TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import StopValidation, DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ...forms import AppForm
 from ...services.pharmacy.prescribing import DOSE_UNITS, FREQUENCIES, ROUTES
@@ -15,9 +15,15 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def _parsed(form, field):
+    """Stop at "Enter a whole number." (the parse error): a range message after it would only confuse."""
+    if field.process_errors:
+        raise StopValidation()
+
+
 def _int(label, low, high, **kw):
     return IntegerField(label, invalid_value_message="Enter a whole number.",
-                        validators=[Optional(), NumberRange(min=low, max=high, message=f"From {low} to {high}.")],
+                        validators=[Optional(), _parsed, NumberRange(min=low, max=high, message=f"Enter a whole number from {low} to {high:,}.")],
                         render_kw={"inputmode": "numeric", "autocomplete": "off", "type": "text"}, **kw)
 
 
@@ -26,7 +32,7 @@ class LineForm(Form):
     free_text = StringField("…or write one in (outside pharmacy)", filters=[_strip],
                             validators=[Optional(), Length(max=250)])
     dose = FloatField("Dose", invalid_value_message="Enter a number, e.g. 1 or 2.5.",
-                      validators=[Optional(), NumberRange(min=0.001, max=10000, message="Enter a positive dose.")],
+                      validators=[Optional(), _parsed, NumberRange(min=0.001, max=10000, message="Enter a dose from 0.001 to 10,000.")],
                       render_kw={"inputmode": "decimal", "type": "text", "autocomplete": "off"})
     dose_unit = SelectField("Dose unit", choices=[SelectChoice("", "—")] + [SelectChoice(u) for u in DOSE_UNITS])
     route = SelectField("Route", choices=[SelectChoice("", "—")] + [SelectChoice(r) for r in ROUTES])
@@ -68,7 +74,10 @@ class CancelForm(AppForm):
 
 
 class DispenseForm(AppForm):
-    line = IntegerField("Line", validators=[DataRequired()])
+    line = IntegerField("Line", invalid_value_message="There is no such line on this prescription.", validators=[
+        InputRequired(message="There is no such line on this prescription."), _parsed,
+        NumberRange(min=1, max=MAX_LINES, message="There is no such line on this prescription.")])
     quantity = IntegerField("Quantity to dispense", invalid_value_message="Enter a whole number.", validators=[
-        DataRequired(message="Enter the quantity."), NumberRange(min=1, max=100000, message="At least 1.")],
+        InputRequired(message="Enter the quantity."), _parsed,
+        NumberRange(min=1, max=100000, message="Enter a whole number from 1 to 100,000.")],
         render_kw={"inputmode": "numeric", "type": "text", "autocomplete": "off"})

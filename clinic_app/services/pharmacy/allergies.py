@@ -47,41 +47,44 @@ def classes_of_allergy(substance):
 
 
 def drug_text(medicine=None, free_text=None):
-    """Everything a line is known by: the catalogue name and generic, or the free text."""
+    """Everything a line is known by (what the check reads): the catalogue name and generic, or the free text."""
     if medicine is not None:
         return " ".join(p for p in (medicine.name, medicine.generic_name) if p)
     return free_text or ""
 
 
-def conflicts(allergies, text):
+def conflicts(allergies, text, label=None):
     """Plain-language reasons the drug described by `text` may harm a patient with `allergies`
-    ([] when none): a direct name match, a shared class, or a class with cross-sensitivity."""
+    ([] when none): a direct name match, a shared class, or a class with cross-sensitivity.
+    `label`: how the medicine is called in the message (default: `text`)."""
     drug = _norm(text)
     if not drug:
         return []
+    label = label or text
     drug_classes_found = classes_of_drug(text)
     found = []
     for allergy in allergies or []:
         substance = _norm(getattr(allergy, "substance", allergy))
         if not substance:
             continue
-        label = getattr(allergy, "substance", allergy)
+        recorded = f"Recorded allergy to {allergy}"  # Allergy.__str__: "Penicillin (hives, severe)"
         if _has(drug, substance) or any(_has(substance, w) for w in drug.split() if len(w) > 3 and w not in _NOISE):
-            found.append(f"Recorded allergy to {label}: this medicine is {text}.")
+            found.append(f"{recorded}: {label} contains it." if _norm(label) != substance
+                         else f"{recorded}.")
             continue
         allergy_classes = classes_of_allergy(substance)
         shared = [k for k in drug_classes_found if k in allergy_classes]
         if shared:
             key = shared[0]
-            found.append(f"Recorded allergy to {label}: {drug_classes_found[key]} is one of the "
-                         f"{drug_classes()[key]['label']}.")
+            found.append(f"{recorded}: {label} is one of the {drug_classes()[key]['label']} "
+                         f"({drug_classes_found[key]}).")
             continue
         for key, member in drug_classes_found.items():
             notes = [drug_classes()[a].get("cross", {}).get(key) for a in allergy_classes]
             note = next((n for n in notes if n), None)
             if note:
-                found.append(f"Recorded allergy to {label}: {member} is one of the "
-                             f"{drug_classes()[key]['label']}. {note}")
+                found.append(f"{recorded}: {label} is one of the {drug_classes()[key]['label']} "
+                             f"({member}). {note}")
                 break
     return found
 

@@ -4,6 +4,7 @@ from mongoengine.queryset.visitor import Q
 
 from ...models import Medicine
 from .. import audit
+from .stock import forget_counts
 
 FIELDS = ("name", "generic_name", "form", "strength", "dispensing_unit", "pack_size", "sale_price",
           "reorder_level")
@@ -37,6 +38,7 @@ def create(data):
         medicine.save()
     except NotUniqueError:
         raise Duplicate() from None
+    forget_counts()  # a new medicine with nothing on hand is low stock
     audit.record("medicine.create", target=medicine, changes={f: data.get(f) for f in FIELDS})
     return medicine
 
@@ -56,6 +58,8 @@ def update(medicine, data):
     except NotUniqueError:
         medicine.reload()
         raise Duplicate() from None
+    if "reorder_level" in changes:
+        forget_counts()
     audit.record("medicine.update", target=medicine, changes=changes)
     return changes
 
@@ -65,5 +69,6 @@ def set_active(medicine, active):
         return False
     Medicine.objects(pk=medicine.pk).update_one(set__active=active)
     medicine.active = active
+    forget_counts()
     audit.record("medicine.restore" if active else "medicine.archive", target=medicine)
     return True

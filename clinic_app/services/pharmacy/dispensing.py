@@ -10,9 +10,11 @@ A shortfall undoes what was taken (a "return" movement per batch) and the reserv
 from bson import ObjectId
 
 from ... import clock
+from ...localtime import local_date
 from ...models import Dispense, Medicine, Prescription, Settings, StockBatch
 from ...models.pharmacy import DispensedBatch
 from .. import audit
+from .prescribing import amount_text
 from .stock import NotEnoughStock, StockError, move, today
 
 
@@ -87,7 +89,7 @@ def dispense(prescription, index, quantity, user):
             expired = StockBatch.objects(medicine=medicine, on_hand__gt=0, expiry__lt=today()).first()
             if expired is not None:
                 raise DispenseError(f"Only expired stock is left (lot {expired.lot}, expired "
-                                    f"{expired.expiry.isoformat()}): it cannot be dispensed. Write it off.")
+                                    f"{local_date(expired.expiry)}): it cannot be dispensed. Write it off.")
         for batch in candidates:
             while need and batch.on_hand > 0:
                 take = min(need, batch.on_hand)
@@ -103,8 +105,9 @@ def dispense(prescription, index, quantity, user):
                 break
         if need:
             have = quantity - need
-            raise DispenseError(f"Not enough usable stock of {medicine.label}: {have} "
-                                f"{medicine.dispensing_unit}(s) in unexpired batches, {quantity} asked for.")
+            raise DispenseError(f"Not enough usable stock of {medicine.label}: "
+                                f"{amount_text(have, medicine.dispensing_unit)} in unexpired batches, "
+                                f"{quantity} asked for.")
         settings = Settings.current()
         record = Dispense(
             id=dispense_id, prescription=prescription, line=index, visit=prescription._data.get("visit"),

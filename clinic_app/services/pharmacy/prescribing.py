@@ -4,7 +4,10 @@ cancelling, and the amendment a prescription added to a signed visit becomes."""
 import math
 from datetime import timedelta
 
+from bson import ObjectId
+
 from ... import clock
+from ...localtime import local_date
 from ...models import Medicine, Prescription, Visit
 from ...models.clinical import Amendment
 from ...models.pharmacy import AllergyOverride, PrescriptionLine
@@ -34,6 +37,15 @@ class PrescriptionError(Exception):
     def __init__(self, message, errors=None):
         super().__init__(message)
         self.errors = errors or {}
+
+
+class LineError(str):
+    """A line's problem (a str, as the API shows it) that knows the form field it belongs beside."""
+
+    def __new__(cls, message, field="medicine_id"):
+        error = super().__new__(cls, message)
+        error.field = field
+        return error
 
 
 class Conflict(PrescriptionError):
@@ -80,12 +92,24 @@ def frequency_text(line):
     return FREQUENCIES.get(line.frequency, (line.frequency or "", None))[0]
 
 
+_UNCOUNTED = ("ml", "mg", "g", "mcg")
+
+
+def _plural(unit):
+    return unit if not unit or unit in _UNCOUNTED else f"{unit}s"
+
+
 def _amount(value, unit):
+    """'15 capsules', '1 tube', '250 ml'."""
     if value is None:
         return ""
-    shown = f"{value:g}"
-    plural = unit and value != 1 and unit not in ("ml", "mg", "g", "mcg")
-    return f"{shown} {unit}{'s' if plural else ''}".strip()
+    shown = f"{int(value):,}" if value == int(value) else f"{value:g}"
+    return f"{shown} {unit if value == 1 else _plural(unit)}".strip() if unit else shown
+
+
+def amount_text(value, unit):
+    """A quantity in a dispensing unit, for people: '336 tablets', '1 tube', '250 ml'."""
+    return _amount(value, unit)
 
 
 def line_text(line):
@@ -124,18 +148,21 @@ def build_line(data):
     every_hours, duration_days, quantity (None: computed), refills, instructions}; (line, medicine, error)."""
     medicine = None
     if data.get("medicine_id"):
-        medicine = Medicine.objects(pk=data["medicine_id"], active=True).first()
+        # Checked before the query: a malformed id must read as "not in the catalogue", not fail.
+        if not ObjectId.is_valid(str(data["medicine_id"])):
+            return None, None, LineError("Choose a medicine from this clinic's catalogue.")
+        medicine = Medicine.objects(pk=str(data["medicine_id"]), active=True).first()
         if medicine is None:
-            return None, None, "Choose a medicine from this clinic's catalogue."
+            return None, None, LineError("Choose a medicine from this clinic's catalogue.")
     elif not (data.get("free_text") or "").strip():
-        return None, None, "Choose a medicine or write one in."
+        return None, None, LineError("Choose a medicine or write one in.")
     line = PrescriptionLine(
         dose=data.get("dose"), dose_unit=data.get("dose_unit") or None, route=data.get("route") or None,
         frequency=data.get("frequency") or None, every_hours=data.get("every_hours") or None,
         duration_days=data.get("duration_days") or None, refills=data.get("refills") or 0,
         instructions=(data.get("instructions") or "").strip() or None, dispensed=0)
     if line.frequency == "QXH" and not line.every_hours:
-        return None, medicine, "Say every how many hours."
+        return None, medicine, LineError("Say every how many hours.", "every_hours")
     if medicine is not None:
         line.medicine_id, line.medicine_name, line.form = medicine.pk, medicine.label, medicine.form
         line.generic_lc, line.unit = medicine.generic_lc or medicine.name_lc, medicine.dispensing_unit
@@ -146,8 +173,8 @@ def build_line(data):
         quantity = compute_quantity(line.unit, line.dose, line.dose_unit, line.frequency, line.every_hours,
                                     line.duration_days)
         if quantity is None:
-            return line, medicine, (f"Enter the quantity in {line.unit}s: it cannot be worked out from this "
-                                    "dose, frequency and duration.")
+            return line, medicine, LineError(f"Enter the quantity in {_plural(line.unit)}: it cannot be worked "
+                                             "out from this dose, frequency and duration.", "quantity")
     line.quantity = quantity
     return line, medicine, None
 
@@ -167,18 +194,41 @@ def warnings_for(patient, lines, medicines, exclude=None):
                 active.setdefault(g, p)
     seen = {}
     for i, (line, medicine) in enumerate(zip(lines, medicines)):
-        found = conflicts(patient.allergies, drug_text(medicine, line.free_text))
+        found = conflicts(patient.allergies, drug_text(medicine, line.free_text), line_name(line))
         if found:
             allergy[i] = found
         g = line.generic_lc
         if g and g in active:
             duplicates.setdefault(i, []).append(
                 f"{patient.full_name} already has an active prescription of {g} "
-                f"(from {active[g].created_at:%Y-%m-%d}).")
+                f"(from {local_date(active[g].created_at)}).")
         if g and g in seen:
             duplicates.setdefault(i, []).append(f"{g} is already on line {seen[g] + 1} of this prescription.")
         seen.setdefault(g, i)
     return allergy, duplicates
+
+
+def warnings_of(prescription):
+    """warnings_for() the lines a prescription already has (a draft being reviewed or issued)."""
+    ids = [ln.medicine_id for ln in prescription.lines if ln.is_catalogue]
+    found = {m.pk: m for m in Medicine.objects(pk__in=ids)} if ids else {}
+    medicines = [found.get(ln.medicine_id) for ln in prescription.lines]
+    return warnings_for(prescription.patient, prescription.lines, medicines, exclude=prescription.pk)
+
+
+def draft_rows(prescription):
+    """The form's data for editing a draft: {"lines": [row, ...]}. A quantity that was worked out
+    is left blank, so it is worked out again when the dose or the duration changes."""
+    rows = []
+    for ln in prescription.lines:
+        computed = compute_quantity(ln.unit, ln.dose, ln.dose_unit, ln.frequency, ln.every_hours, ln.duration_days)
+        rows.append({"medicine_id": str(ln.medicine_id) if ln.medicine_id else "", "free_text": ln.free_text,
+                     "dose": f"{ln.dose:g}" if ln.dose else None, "dose_unit": ln.dose_unit or "", "route": ln.route or "",
+                     "frequency": ln.frequency or "", "every_hours": ln.every_hours,
+                     "duration_days": ln.duration_days,
+                     "quantity": None if ln.is_catalogue and ln.quantity == computed else ln.quantity,
+                     "refills": ln.refills or None, "instructions": ln.instructions})
+    return {"lines": rows}
 
 
 def _active_until(lines, now):
@@ -186,14 +236,14 @@ def _active_until(lines, now):
     return now + timedelta(days=days)
 
 
-def create(visit, rows, user, issue=True, overrides=None, confirm_duplicates=False, amendment_reason=None):
-    """A prescription for `visit`'s patient from line `rows`; returns it.
+def _overrides(overrides):
+    return {int(k): (v or "").strip() for k, v in (overrides or {}).items() if (v or "").strip()}
 
-    overrides: {line index: reason} for allergy matches. Raises PrescriptionError (bad lines, with
-    per-line errors), NeedsOverride (allergy matches without a reason, duplicates unconfirmed),
-    Conflict (a signed visit without an amendment reason).
-    """
-    overrides = {int(k): (v or "").strip() for k, v in (overrides or {}).items() if (v or "").strip()}
+
+def _checked(patient, rows, overrides, confirm_duplicates, exclude=None):
+    """(lines, allergy matches) for line `rows` once every check has passed.
+
+    Raises PrescriptionError (bad lines, with per-line errors) or NeedsOverride."""
     if not rows:
         raise PrescriptionError("Add at least one line.")
     lines, medicines, errors = [], [], {}
@@ -205,10 +255,33 @@ def create(visit, rows, user, issue=True, overrides=None, confirm_duplicates=Fal
         medicines.append(medicine)
     if errors:
         raise PrescriptionError("Some lines need attention.", errors)
-    patient = visit.patient
-    allergy, duplicates = warnings_for(patient, lines, medicines)
+    allergy, duplicates = warnings_for(patient, lines, medicines, exclude=exclude)
     if any(i not in overrides for i in allergy) or (duplicates and not confirm_duplicates):
         raise NeedsOverride(allergy, duplicates)
+    return lines, allergy, duplicates
+
+
+def _record_warnings(prescription, lines, allergy, duplicates):
+    for o in prescription.overrides:
+        if o.line in allergy:
+            audit.record("prescription.allergy_override", target=prescription, changes={
+                "line": o.line + 1, "medicine": line_name(lines[o.line]), "reason": o.reason,
+                "matches": o.matches})
+    if duplicates:
+        audit.record("prescription.duplicate_confirmed", target=prescription,
+                     changes={"lines": [i + 1 for i in sorted(duplicates)]})
+
+
+def create(visit, rows, user, issue=True, overrides=None, confirm_duplicates=False, amendment_reason=None):
+    """A prescription for `visit`'s patient from line `rows`; returns it.
+
+    overrides: {line index: reason} for allergy matches. Raises PrescriptionError (bad lines, with
+    per-line errors), NeedsOverride (allergy matches without a reason, duplicates unconfirmed),
+    Conflict (a signed visit without an amendment reason).
+    """
+    overrides = _overrides(overrides)
+    patient = visit.patient
+    lines, allergy, duplicates = _checked(patient, rows, overrides, confirm_duplicates)
     if visit.locked and not (amendment_reason or "").strip():
         raise Conflict("This visit is signed: a prescription added now is an amendment. Give the reason.")
     now = clock.now()
@@ -224,22 +297,67 @@ def create(visit, rows, user, issue=True, overrides=None, confirm_duplicates=Fal
     audit.record("prescription.create", target=prescription, changes={
         "visit": str(visit.pk), "patient": str(patient.pk), "status": prescription.status,
         "lines": [line_name(ln) for ln in lines]})
-    for o in prescription.overrides:
-        audit.record("prescription.allergy_override", target=prescription, changes={
-            "line": o.line + 1, "medicine": line_name(lines[o.line]), "reason": o.reason, "matches": o.matches})
-    if duplicates:
-        audit.record("prescription.duplicate_confirmed", target=prescription,
-                     changes={"lines": [i + 1 for i in sorted(duplicates)]})
+    _record_warnings(prescription, lines, allergy, duplicates)
     if visit.locked:
         _amend_visit(visit, prescription, user)
     return prescription
 
 
-def _amend_visit(visit, prescription, user):
-    """A prescription added to a signed visit is recorded on it as an amendment (the note is unchanged)."""
+def may_edit(prescription, user):
+    """A draft can be edited by the doctor who wrote it, or by an Admin."""
+    prescriber_id = getattr(prescription._data.get("prescriber"), "id", None)
+    return prescription.status == "draft" and (user.pk == prescriber_id or user.role.is_admin)
+
+
+def update_draft(prescription, rows, user, issue=False, overrides=None, confirm_duplicates=False,
+                 amendment_reason=None):
+    """Replace a draft's lines, with the same checks as writing it (allergy, duplicate therapy);
+    `issue`: issue it in the same step. Returns the prescription.
+
+    The write is conditional on the prescription still being a draft, so an edit racing an
+    "Issue" or a cancel loses instead of changing an issued prescription. A draft of a signed
+    visit is part of that visit: changing it is an amendment, with a reason. Raises
+    PrescriptionError, NeedsOverride, Conflict (no longer a draft; signed visit without a reason).
+    """
+    if prescription.status != "draft":
+        raise Conflict("Only a draft can be edited; an issued prescription cannot change.")
+    overrides = _overrides(overrides)
+    visit = prescription.visit
+    lines, allergy, duplicates = _checked(prescription.patient, rows, overrides, confirm_duplicates,
+                                          exclude=prescription.pk)
+    signed = visit is not None and visit.locked
+    reason = (amendment_reason or "").strip() or None
+    if signed and not reason:
+        raise Conflict("This visit is signed: changing its prescription is an amendment. Give the reason.")
+    now = clock.now()
+    old = [f"{line_name(ln)} — {line_text(ln)} ({line_quantity_text(ln)})" for ln in prescription.lines]
+    new_overrides = [AllergyOverride(line=i, reason=overrides[i], matches=allergy[i], by_id=user.pk, at=now)
+                     for i in sorted(allergy)]
+    fields = {"set__lines": lines, "set__generics": sorted({ln.generic_lc for ln in lines if ln.generic_lc}),
+              "set__overrides": new_overrides, "set__active_until": _active_until(lines, now)}
+    if signed:
+        fields.update(set__after_signing=True, set__amendment_reason=reason)
+    if issue:
+        fields.update(set__status="issued", set__issued_at=now)
+    if not Prescription.objects(pk=prescription.pk, status="draft").update_one(**fields):
+        raise Conflict("This prescription was issued or cancelled meanwhile: it can no longer be edited.")
+    prescription.reload()
+    audit.record("prescription.update", target=prescription, changes={
+        "lines": {"old": old, "new": [f"{line_name(ln)} — {line_text(ln)} ({line_quantity_text(ln)})"
+                                      for ln in lines]},
+        **({"status": {"old": "draft", "new": "issued"}} if issue else {})})
+    _record_warnings(prescription, lines, allergy, duplicates)
+    if signed:
+        _amend_visit(visit, prescription, user, old="; ".join(old))
+    return prescription
+
+
+def _amend_visit(visit, prescription, user, old=None):
+    """A prescription added to (or a draft changed on) a signed visit is recorded on it as an
+    amendment (the note is unchanged)."""
     summary = "; ".join(f"{line_name(ln)} — {line_text(ln)}".strip(" —") for ln in prescription.lines)
     amendment = Amendment(at=clock.now(), by_id=user.pk, by=user.name, reason=prescription.amendment_reason,
-                          changes={"prescription": {"old": None, "new": summary}})
+                          changes={"prescription": {"old": old, "new": summary}})
     Visit.objects(pk=visit.pk, status="signed").update_one(push__amendments=amendment)
     audit.record("visit.amend", target=visit, changes={
         "reason": prescription.amendment_reason, "fields": ["prescription"],
@@ -247,7 +365,15 @@ def _amend_visit(visit, prescription, user):
 
 
 def issue(prescription):
-    """Draft -> issued (conditional: of two clicks one wins). Raises Conflict."""
+    """Draft -> issued (conditional: of two clicks one wins). Raises Conflict, also when a line now
+    matches an allergy recorded since the draft was saved (the draft's edit page reviews it)."""
+    if prescription.status == "draft":
+        allergy, _ = warnings_of(prescription)
+        overridden = {o.line for o in prescription.overrides}
+        new = {i: r for i, r in allergy.items() if i not in overridden}
+        if new:
+            raise Conflict(" ".join(f"Line {i + 1}: {r[0]}" for i, r in sorted(new.items()))
+                           + " Recorded since this draft was saved: edit the draft to review it before issuing.")
     now = clock.now()
     done = Prescription.objects(pk=prescription.pk, status="draft").update_one(set__status="issued",
                                                                               set__issued_at=now)

@@ -5,21 +5,31 @@ A batch's on-hand changes only through `move()`: one conditional `$inc` (a decre
 read-modify-write) followed by the append-only StockMovement insert. If the insert fails the
 `$inc` is undone, so on-hand equals the sum of the batch's movements (`check_ledger()` proves it).
 """
+import json
+import logging
 from datetime import datetime, timedelta
 
 from mongoengine.errors import NotUniqueError
+from redis.exceptions import RedisError
 
 from ... import clock
-from ...localtime import clinic_zone
-from ...models import Medicine, Settings, StockBatch, StockMovement
+from ...extensions import redis_conn
+from ...localtime import clinic_settings, clinic_zone, local_date
+from ...models import Medicine, StockBatch, StockMovement
 from ...models.pharmacy import ADJUST_REASONS
+from ...tenancy import current_tenant
 from .. import audit
 
 
 class StockError(Exception):
-    """A refused stock operation; str(exc) is the message for the user."""
+    """A refused stock operation; str(exc) is the message for the user, `field` the form field it is
+    about (None: the whole operation)."""
 
     status = 422
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
 
 
 class NotEnoughStock(StockError):
@@ -32,7 +42,7 @@ def today():
 
 
 def expiry_window_days():
-    return getattr(Settings.current(), "expiry_window_days", None) or 90
+    return getattr(clinic_settings(), "expiry_window_days", None) or 90
 
 
 def _actor(user):
@@ -49,7 +59,7 @@ def move(batch_id, medicine_id, delta, kind, user=None, **fields):
     guard = {"on_hand__gte": -delta} if delta < 0 else {}
     # Raw $inc: the field's min_value=0 would refuse a negative increment as a value.
     if not StockBatch.objects(pk=batch_id, **guard).update_one(__raw__={"$inc": {"onHand": delta}}):
-        raise NotEnoughStock("There is not that much stock in this batch.")
+        raise NotEnoughStock("There is not that much stock in this batch.", "quantity")
     movement = StockMovement(batch=batch_id, medicine=medicine_id, kind=kind, quantity=delta, at=clock.now(),
                              **_actor(user), **fields)
     try:
@@ -57,20 +67,24 @@ def move(batch_id, medicine_id, delta, kind, user=None, **fields):
     except Exception:
         StockBatch.objects(pk=batch_id).update_one(__raw__={"$inc": {"onHand": -delta}})  # compensate: no movement, no change
         raise
+    finally:
+        forget_counts()
     return movement
 
 
 def receive(medicine, lot, expiry, quantity, unit_cost, supplier, user):
     """Receive `quantity` units of a lot (a lot received again adds to its batch); returns the batch.
 
-    Raises StockError for a non-positive quantity, an archived medicine, or a known lot with
-    another expiry date.
+    Raises StockError for a non-positive quantity, an archived medicine, an expiry in the past, or a
+    known lot with another expiry date.
     """
     lot = (lot or "").strip()
     if quantity is None or quantity <= 0:
-        raise StockError("Enter a quantity of at least 1.")
+        raise StockError("Enter a quantity of at least 1.", "quantity")
     if not medicine.active:
         raise StockError("This medicine is archived: restore it before receiving stock.")
+    if expiry < today():
+        raise StockError("This lot has already expired: expired stock cannot be received.", "expiry")
     batch = StockBatch.objects(medicine=medicine, lot=lot).first()
     if batch is None:
         try:
@@ -79,8 +93,8 @@ def receive(medicine, lot, expiry, quantity, unit_cost, supplier, user):
         except NotUniqueError:  # the same lot received at the same moment elsewhere
             batch = StockBatch.objects.get(medicine=medicine, lot=lot)
     if batch.expiry != expiry:
-        raise StockError(f"Lot {lot} is already in stock with expiry {batch.expiry.isoformat()}; "
-                         "check the lot number or the date.")
+        raise StockError(f"Lot {lot} is already in stock with expiry {local_date(batch.expiry)}; "
+                         "check the lot number or the date.", "expiry")
     move(batch.pk, medicine.pk, quantity, "receive", user)
     batch.reload()
     audit.record("stock.receive", target=batch, changes={
@@ -92,11 +106,16 @@ def receive(medicine, lot, expiry, quantity, unit_cost, supplier, user):
 def adjust(batch, delta, reason, note, user):
     """Add (+) or remove (-) units with a reason; returns the movement. Raises StockError/NotEnoughStock."""
     if reason not in ADJUST_REASONS:
-        raise StockError("Choose a reason.")
+        raise StockError("Choose a reason.", "reason")
     note = (note or "").strip() or None
     if reason == "other" and not note:
-        raise StockError("Say why in the note when the reason is “other”.")
-    movement = move(batch.pk, batch.medicine.pk, delta, "adjust", user, reason=reason, note=note)
+        raise StockError("Say why in the note when the reason is “other”.", "note")
+    try:
+        movement = move(batch.pk, batch.medicine.pk, delta, "adjust", user, reason=reason, note=note)
+    except NotEnoughStock:
+        left = StockBatch.objects(pk=batch.pk).only("on_hand").first()
+        raise NotEnoughStock(f"Lot {batch.lot} has only {left.on_hand if left else 0} on hand: "
+                             f"at most that can be removed.", "quantity") from None
     audit.record("stock.adjust", target=batch, changes={"quantity": delta, "reason": reason, "note": note})
     return movement
 
@@ -114,6 +133,8 @@ def write_off(batch, user):
     except Exception:
         StockBatch.objects(pk=batch.pk).update_one(inc__on_hand=before.on_hand)
         raise
+    finally:
+        forget_counts()
     audit.record("stock.write_off", target=before, changes={"quantity": -before.on_hand, "lot": before.lot})
     return movement
 
@@ -157,9 +178,48 @@ def batches(view="all"):
     return qs.order_by("expiry", "lot")
 
 
-def counts():
-    """Dashboard numbers: {"low": n, "expiring": n, "expired": n}."""
+log = logging.getLogger(__name__)
+# The dashboard and every stock page show these counts; working them out reads the whole catalogue
+# and the clinic's batches, so they are kept in Redis for a minute and dropped whenever stock or the
+# catalogue changes (forget_counts). What is left stale: a batch passing its expiry date, or a new
+# expiry window, shows up within COUNTS_TTL seconds.
+COUNTS_TTL = 60
+
+
+def _counts_key():
+    return f"clinic_app:pharmacy-counts:{current_tenant().pk}"
+
+
+def compute_counts():
+    """{"low": n, "expiring": n, "expired": n}, read from the database: 4 commands (and the clinic's
+    settings, once per request)."""
     return {"low": len(low_stock()), "expiring": batches("expiring").count(), "expired": batches("expired").count()}
+
+
+def counts():
+    """Dashboard numbers {"low": n, "expiring": n, "expired": n}: one Redis read while cached."""
+    key = _counts_key()
+    try:
+        cached = redis_conn().get(key)
+        if cached:
+            return json.loads(cached)
+    except RedisError as exc:  # Redis away: the numbers still come, from the database
+        log.warning("pharmacy counts cache unavailable: %s", exc)
+        return compute_counts()
+    found = compute_counts()
+    try:
+        redis_conn().set(key, json.dumps(found), ex=COUNTS_TTL)
+    except RedisError:
+        pass
+    return found
+
+
+def forget_counts():
+    """Drop the cached counts of the bound clinic (after any change to stock or the catalogue)."""
+    try:
+        redis_conn().delete(_counts_key())
+    except RedisError as exc:
+        log.warning("pharmacy counts cache not cleared (stale for up to %s s): %s", COUNTS_TTL, exc)
 
 
 def movements_of(batch):
