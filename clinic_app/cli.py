@@ -117,11 +117,13 @@ def register_cli(app):
     @app.cli.command("load-lab-catalogue")
     @click.argument("subdomain", required=False)
     def load_lab_catalogue_command(subdomain):
-        """Add the starter lab tests and panels a clinic lacks (one clinic, or all without SUBDOMAIN); idempotent."""
+        """Add the starter lab tests, panels and new reference ranges (e.g. children's) a clinic lacks
+        (one clinic, or all without SUBDOMAIN); idempotent, never overwrites a clinic's own edits."""
         found = False
-        for tenant, (tests, panels) in load_starter_for_clinics(subdomain):
+        for tenant, loaded in load_starter_for_clinics(subdomain):
             found = True
-            click.echo(f"{tenant.subdomain}: {tests} tests and {panels} panels added")
+            click.echo(f"{tenant.subdomain}: {loaded.tests} tests, {loaded.panels} panels and "
+                       f"{loaded.ranges} reference ranges added")
         if subdomain and not found:
             raise click.ClickException(f"no clinic uses {subdomain!r}")
 

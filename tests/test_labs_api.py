@@ -102,10 +102,84 @@ def test_results_bodies_refuse_client_flags_unknown_tests_and_bad_values(client,
                           tenant=clinic_a)
     assert flagged.status_code == 400
     other = client.post(url, json={"results": [{"test_id": setup["na"], "value": 140}]}, headers=auth, tenant=clinic_a)
-    assert other.status_code == 400 and "not on the order" in other.json["error"]["message"]
+    assert other.status_code == 400 and "not on the order" in other.json["error"]["fields"][setup["na"]]
     junk = client.post(url, json={"results": [{"test_id": setup["k"], "value": "lots"}]}, headers=auth, tenant=clinic_a)
     assert junk.status_code == 400 and setup["k"] in junk.json["error"]["fields"]
     with in_tenant(clinic_a):
         assert LabResult.objects.count() == 0
     zero = client.post(url, json={"results": [{"test_id": setup["k"], "value": 0}]}, headers=auth, tenant=clinic_a)
     assert zero.status_code == 201 and zero.json["data"]["results"][0]["flag"] == "LL"
+
+
+def _resulted_k_of_two(in_tenant, clinic, setup):
+    """An order of K and NA, collected, with K already resulted (5.0) and NA still pending."""
+    with in_tenant(clinic):
+        from clinic_app.services.labs import results
+
+        o = lf.collected(setup["patient"], setup["doctor"], codes=("K", "NA"))
+        results.enter(o, {setup["k"]: "5.0"}, setup["doctor"])
+    return f"/api/v1/lab-orders/{o.pk}/results"
+
+
+def test_a_value_for_a_test_already_resulted_is_refused_per_test_and_nothing_is_saved(client, clinic_a, in_tenant,
+                                                                                       setup):
+    auth = _token(in_tenant, clinic_a, "Nurse")
+    url = _resulted_k_of_two(in_tenant, clinic_a, setup)
+    mixed = client.post(url, json={"results": [{"test_id": setup["k"], "value": 6.0},
+                                               {"test_id": setup["na"], "value": 140}]}, headers=auth, tenant=clinic_a)
+    assert mixed.status_code == 409 and mixed.json["success"] is False
+    error = mixed.json["error"]
+    assert set(error["fields"]) == {setup["k"]}  # only the test already resulted is named
+    assert "already has a result (5.0 mmol/L" in error["fields"][setup["k"]] and "correct it" in error["fields"][setup["k"]]
+    assert "nothing was saved" in error["message"]
+    with in_tenant(clinic_a):
+        assert LabResult.objects(code="NA").count() == 0  # all or nothing: NA was not stored either
+        assert LabResult.objects.get(code="K").value_num == 5.0  # and K is unchanged
+    rest = client.post(url, json={"results": [{"test_id": setup["na"], "value": 140}]}, headers=auth, tenant=clinic_a)
+    assert rest.status_code == 201 and rest.json["data"]["order"]["status"] == "resulted"
+
+
+def test_a_test_posted_twice_or_not_ordered_is_named_in_fields(client, clinic_a, in_tenant, setup):
+    auth = _token(in_tenant, clinic_a, "Nurse")
+    url = _resulted_k_of_two(in_tenant, clinic_a, setup)
+    twice = client.post(url, json={"results": [{"test_id": setup["na"], "value": 140},
+                                               {"test_id": setup["na"], "value": 141}]}, headers=auth, tenant=clinic_a)
+    assert twice.status_code == 400 and "more than once" in twice.json["error"]["fields"][setup["na"]]
+    with in_tenant(clinic_a):
+        assert LabResult.objects(code="NA").count() == 0
+
+
+@pytest.mark.parametrize("value, why", [
+    ("1e400", "too large"), ("NaN", "Enter a number"), ("-Infinity", "Enter a number"),
+    (1e300, "too large"), (10 ** 30, "too large"), ("140.55", "decimal"), ("", "body"), (True, "body"),
+    ({"$gt": 0}, "body"), ([140], "body"), (None, "body"),
+])
+def test_bad_result_values_get_a_clear_400(client, clinic_a, in_tenant, setup, value, why):
+    auth = _token(in_tenant, clinic_a, "Nurse")
+    url = _resulted_k_of_two(in_tenant, clinic_a, setup)
+    r = client.post(url, json={"results": [{"test_id": setup["na"], "value": value}]}, headers=auth, tenant=clinic_a)
+    assert r.status_code == 400, r.json
+    fields = r.json["error"]["fields"]
+    if why == "body":
+        assert any(k.startswith("results.0.value") for k in fields), fields
+    else:
+        assert why in fields[setup["na"]], fields
+    with in_tenant(clinic_a):
+        assert LabResult.objects(code="NA").count() == 0
+
+
+def test_a_text_result_must_be_sent_as_text(client, clinic_a, in_tenant, setup):
+    auth = _token(in_tenant, clinic_a, "Nurse")
+    with in_tenant(clinic_a):
+        o = lf.collected(setup["patient"], setup["doctor"], codes=("UNIT",))
+    r = client.post(f"/api/v1/lab-orders/{o.pk}/results", json={"results": [{"test_id": setup["unit"], "value": 1}]},
+                    headers=auth, tenant=clinic_a)
+    assert r.status_code == 400 and "as a string" in r.json["error"]["fields"][setup["unit"]]
+
+
+def test_results_endpoint_answers_415_to_a_form_body_and_400_to_broken_json(client, clinic_a, in_tenant, setup):
+    auth = _token(in_tenant, clinic_a, "Nurse")
+    url = _resulted_k_of_two(in_tenant, clinic_a, setup)
+    assert client.post(url, data={"results": "x"}, headers=auth, tenant=clinic_a).status_code == 415
+    broken = client.post(url, data="{not json", headers={**auth, "Content-Type": "application/json"}, tenant=clinic_a)
+    assert broken.status_code == 400 and broken.json["success"] is False

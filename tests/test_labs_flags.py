@@ -85,13 +85,18 @@ def test_choice_without_normal_choices_is_not_flagged():
 
 @pytest.mark.parametrize("raw, decimals, expected", [
     ("0", 1, 0.0), ("0.0", 1, 0.0), ("5,1", 1, 5.1), (" 6.5 ", 1, 6.5), ("-1", 0, -1.0), ("", 1, None),
-    ("  ", 1, None), ("140", 0, 140.0), ("1.35", 2, 1.35),
+    ("  ", 1, None), ("140", 0, 140.0), ("1.35", 2, 1.35), ("13.90", 1, 13.9), ("150.00", 0, 150.0),
+    ("1e3", 0, 1000.0), (7, 1, 7.0), (6.5, 1, 6.5), ("999999999999", 0, 999999999999.0),
 ])
 def test_parse_numeric(raw, decimals, expected):
     assert parse_numeric(raw, decimals) == expected
 
 
-@pytest.mark.parametrize("raw, decimals", [("abc", 1), ("5.12", 1), ("1.5", 0), ("nan", 1), ("inf", 1), ("1e", 1)])
+@pytest.mark.parametrize("raw, decimals", [
+    ("abc", 1), ("5.12", 1), ("1.5", 0), ("nan", 1), ("NaN", 1), ("inf", 1), ("-Infinity", 1), ("1e", 1),
+    ("1e400", 1), ("-1e400", 1), ("1e12", 0), ("-1000000000000", 0), (10 ** 400, 0), (float("inf"), 1),
+    (float("nan"), 1), (True, 0), ("5 .1", 1), ("0x10", 0),
+])
 def test_parse_numeric_refuses_junk_and_too_many_decimals(raw, decimals):
     with pytest.raises(BadValue):
         parse_numeric(raw, decimals)

@@ -45,13 +45,14 @@ def test_a_new_clinic_gets_the_starter_catalogue_and_loading_again_changes_nothi
         assert (k.unit, k.decimals, k.loinc) == ("mmol/L", 1, "2823-3") and k.price > 0
         assert (k.ranges[0].critical_low, k.ranges[0].critical_high) == (2.5, 6.5)
         hgb = lf.lab_test("HGB")
-        assert {r.sex for r in hgb.ranges} == {"male", "female"}
+        assert {r.sex for r in hgb.ranges if r.age_min == 18} == {"male", "female"}
+        assert hgb.starter_additions == ["paediatric-1"]  # a new clinic's tests have every addition already
         k.price = 999
         k.save()
-        assert catalogue.load_starter() == (0, 0)
+        assert catalogue.load_starter() == (0, 0, 0)
         assert lf.lab_test("K").price == 999  # the clinic's own edit is kept
         LabTest.objects(code="TSH").delete()
-        assert catalogue.load_starter() == (1, 0)
+        assert catalogue.load_starter() == (1, 0, 0)
 
 
 def test_purging_a_clinic_removes_its_lab_documents(clinic_a, in_tenant, doctor, maria):

@@ -59,3 +59,21 @@ def test_outstanding_list_query_uses_a_tenant_status_index(clinic_a, in_tenant):
         assert set(plan) == {"status", "tenantId"}
         index_keys = [list(i["fields"]) for i in LabOrder._meta["index_specs"]]
         assert [("tenantId", 1), ("status", 1), ("orderedAt", 1)] in index_keys
+
+
+def test_order_result_and_report_pages_cost_the_same_with_two_tests_or_fourteen(app, client, clinic_a, in_tenant):
+    """An order page reads its results in one query, whatever the number of tests (no per-row lookups)."""
+    with in_tenant(clinic_a):
+        doctor = make_user("Doctor", email="doc@clinica.test")
+        p = lf.patient()
+        small = lf.resulted(p, doctor, {"K": "4.0", "NA": "140"})
+        codes = ["GLU", "BUN", "CREA", "NA", "K", "CL", "CO2", "CA", "ALB", "TP", "ALP", "ALT", "AST", "TBIL"]
+        big = lf.resulted(p, doctor, {c: "1" for c in codes})
+        pending_small = lf.collected(p, doctor, codes=("K", "NA"))
+        pending_big = lf.collected(p, doctor, codes=tuple(codes))
+    login(client, clinic_a, doctor.email)
+    for template in ("/lab/orders/{}", "/lab/orders/{}/report"):
+        assert _reads(app, client, clinic_a, template.format(small.pk)) == \
+            _reads(app, client, clinic_a, template.format(big.pk)), template
+    assert _reads(app, client, clinic_a, f"/lab/orders/{pending_small.pk}/results") == \
+        _reads(app, client, clinic_a, f"/lab/orders/{pending_big.pk}/results")

@@ -18,13 +18,7 @@ PACKAGE = ROOT / "clinic_app"
 # Imports inside functions in files other engineers were still writing when this test landed:
 # (path, function). Move each to the module top (or give it a comment saying why) and drop it here.
 NOT_YET_MOVED = {
-    ("clinic_app/blueprints/api/labs_schemas.py", "lab_order_json"),
-    ("clinic_app/blueprints/labs/forms.py", "for_test"),
     ("clinic_app/services/demo.py", "allergy"),
-    ("clinic_app/services/labs/catalogue.py", "save_test"),
-    ("clinic_app/services/labs/catalogue.py", "save_panel"),
-    ("clinic_app/services/labs/catalogue.py", "load_starter_for_clinics"),
-    ("clinic_app/services/labs/trends.py", "_ticks"),
 }
 
 

@@ -84,6 +84,9 @@ class LabTest(TenantDocument):
     normal_choices = ListField(StringField(max_length=60), db_field="normalChoices", max_length=20)
     price = IntField(min_value=0, default=0)  # minor units of the clinic's currency; billing reads it
     ranges = EmbeddedDocumentListField(ReferenceRange)
+    # Ids of the starter catalogue's range additions this test has had (data/lab_catalogue.json,
+    # range_additions): each is offered once, so a range the clinic deleted is not added back.
+    starter_additions = ListField(StringField(max_length=40), db_field="starterAdditions", max_length=50)
     active = BooleanField(default=True)
     created_at = DateTimeField(db_field="createdAt", default=lambda: clock.now())
     updated_at = DateTimeField(db_field="updatedAt", default=lambda: clock.now())
@@ -190,8 +193,18 @@ class LabOrder(TenantDocument):
         return ", ".join(i.name for i in self.items)
 
     @property
+    def test_codes(self):
+        """'CBC, CRP': a panel ordered whole by its code, other tests by theirs (compact lists)."""
+        return ", ".join(dict.fromkeys(i.panel or i.code for i in self.items))
+
+    @property
     def total_price(self):
         return sum(i.price for i in self.items)
+
+    @property
+    def specimen_types(self):
+        """'whole blood, serum': what to collect, in the order the tests were ordered."""
+        return ", ".join(dict.fromkeys(i.specimen for i in self.items if i.specimen))
 
     def __str__(self):
         return self.number

@@ -59,6 +59,7 @@ class Patient(TenantDocument):
             {"fields": ["tenant_id", "active", "phone_digits"]},
             {"fields": ["tenant_id", "active", "date_of_birth"]},
             {"fields": ["tenant_id", "email"]},
+            {"fields": ["tenant_id", "created_at"]},  # new patients per period (reports)
         ],
     }
 

@@ -11,7 +11,9 @@ DATE_FORMATS = {
     "MM/DD/YYYY": "%m/%d/%Y",
     "DD.MM.YYYY": "%d.%m.%Y",
 }
-CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "INR", "NGN", "KES", "ZAR", "BRL", "MXN", "JPY", "CHF", "AED")
+# Any ISO 4217 code Babel knows works (money.py reads its decimals from CLDR): KWD and BHD have three.
+CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "INR", "NGN", "KES", "ZAR", "BRL", "MXN", "JPY", "CHF", "AED",
+              "KWD", "BHD")
 
 
 HHMM = r"^(?:[01]\d|2[0-3]):[0-5]\d$"

@@ -147,7 +147,7 @@ def timeline(patient, before=None, per_page=TIMELINE_PAGE):
     """
     entries = []
     # (kind, model, time field): each area that keeps per-patient records adds its line
-    # here and a matching entry in templates/patients/_timeline.html.
+    # here and a matching branch in the `timeline` block of templates/patients/show.html.
     sources = [
         ("appointment", Appointment, "start"),
         ("visit", Visit, "started_at"),

@@ -98,17 +98,27 @@ def lab_results_list(order_id):
 @bp.post("/lab-orders/<order_id>/results")
 @require_permission("lab_results", "update")
 def lab_results_create(order_id):
-    """Enter results ([{test_id, value}]); the server picks the range and computes each flag."""
+    """Enter results ([{test_id, value}]); the server picks the range and computes each flag.
+
+    All or nothing. 400 with `fields` {test id: message} for a test not on the order, posted twice or a
+    value that cannot be read; 409 with `fields` {test id: message} for each test that already has a
+    result (change those with an amendment) or when the specimen is not collected yet.
+    """
     order = get_or_404(LabOrder, order_id)
     given = body(ResultsIn)
     ordered = {str(i.test_id) for i in order.items}
-    unknown = [r.test_id for r in given.results if r.test_id not in ordered]
-    if unknown:
-        return fail(400, "These tests are not on the order.", {"results": ", ".join(unknown)})
-    values = {r.test_id: r.value if isinstance(r.value, str) else repr(r.value) for r in given.results}
+    problems, values = {}, {}
+    for r in given.results:
+        if r.test_id not in ordered:
+            problems[r.test_id] = "This test is not on the order."
+        elif r.test_id in values:
+            problems[r.test_id] = "This test is posted more than once."
+        values[r.test_id] = r.value
+    if problems:
+        return fail(400, "Some results do not fit this order; nothing was saved.", problems)
     try:
         new = results.enter(order, values, current_user._get_current_object())
     except orders.LabError as exc:
-        return fail(exc.status if exc.status == 409 else 400, str(exc), getattr(exc, "fields", None))
+        return fail(409 if exc.status == 409 else 400, str(exc), getattr(exc, "fields", None))
     order.reload()
     return ok({"order": lab_order_json(order), "results": [lab_result_json(r) for r in new]}, 201)

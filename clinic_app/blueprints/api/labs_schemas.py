@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from ...models.labs import PRIORITIES
+from ...services.visits import ref_id
 from .schemas import ObjectIdStr, Strict
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
@@ -67,8 +68,6 @@ def lab_result_json(r):
 
 
 def lab_order_json(o, results=None):
-    from ...services.visits import ref_id
-
     visit_id = ref_id(o, "visit")
     data = {
         "id": str(o.pk), "number": o.number, "patient_id": str(ref_id(o, "patient")),

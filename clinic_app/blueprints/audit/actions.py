@@ -52,6 +52,8 @@ ACTIONS = {
     "prescription.cancel": "Prescription cancelled",
     "prescription.view": "Prescription opened",
     "prescription.print": "Prescription printed",
+    "prescription.pdf": "Prescription downloaded as PDF",
+    "prescription.update": "Draft prescription edited",
     "prescription.dispense": "Prescription dispensed",
     "prescription.allergy_override": "Allergy warning overridden",
     "prescription.duplicate_confirmed": "Duplicate prescription confirmed",

@@ -12,7 +12,7 @@ from ...services.labs.flags import describe_ages, describe_range
 from ...web import htmx_redirect, render
 from ..common import get_or_404, page_number
 from .forms import LabTestForm, PanelForm
-from .views import bp
+from .base import bp
 
 BLANK_RANGE_ROWS = 2
 

@@ -16,7 +16,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ...forms import AppForm
 from ...models.labs import AGE_UNITS, PRIORITIES, RANGE_SEXES, RESULT_TYPES, SPECIMENS
-from ...money import MoneyError, to_minor
+from ...money import MoneyError, major_str, to_minor
+from ...services.labs.flags import BadValue, parse_number
 
 
 class MultiCheckbox(SelectMultipleField):
@@ -92,30 +93,48 @@ class RangeForm(AppForm):
     critical_high = _float("Critical high")
 
     LIMITS = ("low", "high", "critical_low", "critical_high")
+    ORDER = ("critical_low", "low", "high", "critical_high")  # how the limits must rise
+    MAX_AGE = {"days": 366 * 150, "months": 12 * 150, "years": 150}
 
     def validate(self, extra_validators=None):
         ok = super().validate(extra_validators)
+        self.limits = {}
         for name in self.LIMITS:
-            raw = (self[name].data or "").strip().replace(",", ".")
-            if raw:
-                try:
-                    float(raw)
-                except ValueError:
-                    self[name].errors.append("Enter a number.")
-                    ok = False
+            try:
+                number = parse_number(self[name].data or "")
+            except BadValue as exc:
+                self[name].errors.append(str(exc))
+                ok = False
+            else:
+                self.limits[name] = None if number is None else float(number)
+        top = self.MAX_AGE.get(self.age_unit.data, 150)
+        for name in ("age_min", "age_max"):
+            if self[name].data is not None and self[name].data > top:
+                self[name].errors.append(f"At most {top} {self.age_unit.data}.")
+                ok = False
+        if ok and None not in (self.age_min.data, self.age_max.data) and self.age_min.data > self.age_max.data:
+            self.age_max.errors.append("Must not be below the age it starts from.")
+            ok = False
+        if ok:
+            ok = self._limits_rise()
         return ok
+
+    def _limits_rise(self):
+        """Critical low ≤ low ≤ high ≤ critical high (missing limits skipped); the error goes beside the limit."""
+        given = [(n, self.limits[n]) for n in self.ORDER if self.limits.get(n) is not None]
+        for (before, low), (name, value) in zip(given, given[1:]):
+            if value < low:
+                self[name].errors.append(f"Must not be below {self[before].label.text.lower()} ({low:g}).")
+                return False
+        return True
 
     def is_blank(self):
         return all(not (self[n].data or "").strip() for n in self.LIMITS) and \
             self.age_min.data is None and self.age_max.data is None
 
     def values(self):
-        out = {"sex": self.sex.data, "age_min": self.age_min.data, "age_max": self.age_max.data,
-               "age_unit": self.age_unit.data}
-        for name in self.LIMITS:
-            raw = (self[name].data or "").strip().replace(",", ".")
-            out[name] = float(raw) if raw else None
-        return out
+        return {"sex": self.sex.data, "age_min": self.age_min.data, "age_max": self.age_max.data,
+                "age_unit": self.age_unit.data, **{n: self.limits.get(n) for n in self.LIMITS}}
 
 
 def _num(x):
@@ -150,13 +169,23 @@ class LabTestForm(AppForm):
         if self.price_minor < 0:
             raise ValidationError("The price cannot be negative.")
 
-    def validate_normal_choices(self, field):
+    def validate(self, extra_validators=None):
+        ok = super().validate(extra_validators)
+        # Here, not in validate_choices: Optional() stops a field's own validators when it is empty.
+        choices = _split(self.choices.data)
+        if len(choices) > 20 or any(len(c) > 60 for c in choices):
+            self.choices.errors.append("At most 20 choices of up to 60 characters each.")
+            ok = False
         if self.result_type.data == "choice":
-            if not _split(self.choices.data):
-                raise ValidationError("List the choices first.")
-            unknown = set(_split(field.data)) - set(_split(self.choices.data))
-            if unknown:
-                raise ValidationError(f"Not among the choices: {', '.join(sorted(unknown))}.")
+            if not choices:
+                self.choices.errors.append("A choice result needs its choices, separated by commas.")
+                ok = False
+            else:
+                unknown = set(_split(self.normal_choices.data)) - set(_split(self.choices.data))
+                if unknown:
+                    self.normal_choices.errors.append(f"Not among the choices: {', '.join(sorted(unknown))}.")
+                    ok = False
+        return ok
 
     def values(self):
         return {"code": self.code.data.strip().upper(), "name": self.name.data.strip(),
@@ -171,8 +200,6 @@ class LabTestForm(AppForm):
 
     @classmethod
     def for_test(cls, test, currency, **kwargs):
-        from ...money import major_str
-
         data = {f: getattr(test, f) for f in ("code", "name", "loinc", "specimen", "result_type", "unit",
                                               "decimals", "active")}
         data.update(choices=", ".join(test.choices or []), normal_choices=", ".join(test.normal_choices or []),

@@ -1,5 +1,5 @@
 """Laboratory: outstanding orders, order from a visit or patient, specimen, results, review, amend, report."""
-from flask import Blueprint, abort, flash, request, url_for
+from flask import abort, flash, request, url_for
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
@@ -16,9 +16,9 @@ from ...services.visits import ref_id
 from ...models.prefetch import prefetch
 from ...web import htmx_redirect, render
 from ..common import get_or_404, page_number
+from .base import bp
 from .forms import AmendForm, CancelForm, CollectForm, EmptyForm, OrderForm, ReviewForm
 
-bp = Blueprint("labs", __name__, url_prefix="/lab")
 PER_PAGE = 25
 
 
@@ -69,7 +69,8 @@ def _fill_choices(form):
 @require_permission("lab_results", "create")
 def order_new():
     """Order tests or panels for a patient, optionally from a visit."""
-    form = OrderForm(formdata=request.form if request.method == "POST" else request.args)
+    # GET takes the patient/visit from the query string; a POST reads the posted form (a JSON body: 415).
+    form = OrderForm() if request.method == "POST" else OrderForm(formdata=request.args)
     patient, visit = _order_target(form)
     panel_list, test_list = _fill_choices(form)
     message, status = None, 200
@@ -101,7 +102,9 @@ def _show(order, message=None, status=200, form_errors=None):
     by_test = results.results_of(order)
     return render("labs/order.html", block="order_status", status=status, order=order, by_test=by_test,
                   message=message, may_review=results.may_review(_user()), collect_form=CollectForm(),
-                  cancel_form=CancelForm(), review_form=ReviewForm(), form_errors=form_errors or {},
+                  cancel_form=CancelForm(), form_errors=form_errors or {},
+                  # A correction reopens a reviewed order: the earlier comment is offered again.
+                  review_form=ReviewForm(data={"comment": order.review_comment}),
                   labels=flags.FLAG_LABELS, money=_money)
 
 
@@ -183,7 +186,8 @@ def order_results(order_id):
     elif request.method == "POST":
         status = 422
     return render("labs/results_form.html", block="form", status=status, order=order, form=form,
-                  rows=_result_rows(order), values=values, errors=errors, message=message)
+                  rows=_result_rows(order), values=values, errors=errors, message=message,
+                  age=_age_at_collection(order))
 
 
 def _result_rows(order):
@@ -207,7 +211,13 @@ def order_report(order_id):
     order = _order(order_id)
     audit.record("lab_order.print", target=order)
     return render("labs/report.html", order=order, by_test=results.results_of(order), labels=flags.FLAG_LABELS,
-                  settings=clinic_settings(), now=clock.now())
+                  settings=clinic_settings(), now=clock.now(), age=_age_at_collection(order))
+
+
+def _age_at_collection(order):
+    """'10 years': the patient's age the ranges were chosen for (collection date, else today), or ''."""
+    at = order.specimen.collected_at if order.specimen else clock.now()
+    return flags.describe_age(order.patient.date_of_birth, flags.local_collection_date(at, clinic_zone()))
 
 
 # -- one result ----------------------------------------------------------------------------
@@ -295,4 +305,4 @@ def visit_orders(visit_id):
                   visit_order_list=list(orders.for_visit(visit).limit(50)))
 
 
-from . import catalogue_views  # noqa: E402,F401  (registers the catalogue routes on bp)
+from . import catalogue_views  # noqa: E402,F401  (adds the catalogue routes to base.bp)

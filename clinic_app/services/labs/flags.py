@@ -50,6 +50,20 @@ def age_in(unit, born, on):
     raise ValueError(f"unknown age unit {unit!r}")
 
 
+def describe_age(born, on):
+    """'47 years', '8 months', '12 days' (completed units, as the ranges count them); '' when unknown."""
+    if born is None or on is None or on < born:
+        return ""
+    months = age_in("months", born, on)
+    if months < 1:
+        n, unit = age_in("days", born, on), "day"
+    elif months < 24:
+        n, unit = months, "month"
+    else:
+        n, unit = age_in("years", born, on), "year"
+    return f"{n} {unit}{'s' if n != 1 else ''}"
+
+
 # -- which range ------------------------------------------------------------------
 
 
@@ -75,6 +89,26 @@ def range_matches(rng, sex, born, on):
     if age < 0:
         return False
     return (lo is None or age >= lo) and (hi is None or age <= hi)
+
+
+# Rough lengths, only to compare age spans written in different units (never to compute an age).
+_UNIT_DAYS = {"days": 1.0, "months": 30.4375, "years": 365.25}
+
+
+def _age_span(rng):
+    """[start, end) in approximate days of the ages `rng` covers."""
+    unit = _UNIT_DAYS[_get(rng, "age_unit") or "years"]
+    lo, hi = _get(rng, "age_min"), _get(rng, "age_max")
+    return (lo or 0) * unit, float("inf") if hi is None else (hi + 1) * unit
+
+
+def ranges_overlap(a, b):
+    """True when some patient could match both ranges (same or "any" sex, intersecting age spans)."""
+    sa, sb = _get(a, "sex") or "any", _get(b, "sex") or "any"
+    if "any" not in (sa, sb) and sa != sb:
+        return False
+    (a0, a1), (b0, b1) = _age_span(a), _age_span(b)
+    return a0 < b1 and b0 < a1
 
 
 def choose_range(ranges, sex, born, on):
@@ -132,12 +166,19 @@ class BadValue(ValueError):
     """A result value that cannot be stored: str(exc) is the message for the user."""
 
 
-def parse_numeric(raw, decimals=None):
-    """A float from "5.1" / "0" / "-1.25" / "5,1"; refuses more decimals than the test reports.
+# No laboratory reports a value this large (viral loads stay below 10^10 copies/mL); anything beyond is a
+# typing slip or an attack, and "1e400" would otherwise become infinity.
+MAX_MAGNITUDE = Decimal("1e12")
 
-    Raises BadValue. Empty input returns None.
+
+def parse_number(raw):
+    """A finite Decimal from "5.1" / "0" / "-1.25" / "5,1" / a JSON number; None for empty input.
+
+    Raises BadValue for text that is not a number, NaN/infinity, or a magnitude of 10^12 or more.
     """
-    text = (raw or "").strip().replace(",", ".") if isinstance(raw, str) else raw
+    if isinstance(raw, bool):  # True is an int to Python, not a lab value
+        raise BadValue("Enter a number, e.g. 5.1")
+    text = raw.strip().replace(",", ".") if isinstance(raw, str) else raw
     if text is None or text == "":
         return None
     try:
@@ -146,7 +187,21 @@ def parse_numeric(raw, decimals=None):
         raise BadValue("Enter a number, e.g. 5.1") from None
     if not number.is_finite():
         raise BadValue("Enter a number, e.g. 5.1")
-    if decimals is not None and -number.as_tuple().exponent > decimals:
+    if abs(number) >= MAX_MAGNITUDE:
+        raise BadValue("That number is too large for a laboratory value.")
+    return number
+
+
+def parse_numeric(raw, decimals=None):
+    """A float from what was typed (see parse_number); refuses more decimals than the test reports.
+
+    Raises BadValue. Empty input returns None.
+    """
+    number = parse_number(raw)
+    if number is None:
+        return None
+    # Trailing zeros are not extra precision: "13.90" is fine for a test reported to one decimal.
+    if decimals is not None and -number.normalize().as_tuple().exponent > decimals:
         raise BadValue(f"Use at most {decimals} decimal place{'s' if decimals != 1 else ''}.")
     return float(number)
 
@@ -176,6 +231,15 @@ def describe_range(rng, unit=""):
     if crit:
         text += f" (critical {' or '.join(crit)})"
     return text
+
+
+def describe_reference(result_type, rng=None, unit="", normal_choices=None):
+    """What a result is read against, for people: the numeric range, or 'normal: Negative' for a choice."""
+    if result_type == "choice":
+        return f"normal: {', '.join(normal_choices)}" if normal_choices else ""
+    if result_type == "numeric":
+        return describe_range(rng, unit)
+    return ""
 
 
 def describe_ages(rng):

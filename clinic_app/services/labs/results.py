@@ -20,6 +20,7 @@ from .catalogue import tests_by_id
 from .orders import Conflict, LabError, NotAllowed
 
 REVIEW_LEVEL = ROLE_LEVELS["Doctor"]
+TEXT_MAX = LabResult.value_text.max_length
 
 
 def may_review(user):
@@ -42,9 +43,13 @@ def _parse(test, item, raw):
     if kind == "numeric":
         value = flags.parse_numeric(raw, test.decimals if test is not None else None)
         return None if value is None else (value, None)
-    text = (raw or "").strip() if isinstance(raw, str) else ""
+    if raw is not None and not isinstance(raw, str):
+        raise flags.BadValue("This result is text: send it as a string.")
+    text = (raw or "").strip()
     if not text:
         return None
+    if len(text) > TEXT_MAX:  # bulk inserts skip the model's validation, so the limit is checked here
+        raise flags.BadValue(f"At most {TEXT_MAX} characters.")
     if kind == "choice" and test is not None and test.choices:
         match = next((c for c in test.choices if c.lower() == text.lower()), None)
         if match is None:
@@ -61,9 +66,11 @@ def _flag(result, normal_choices):
 def enter(order, values, user):
     """Store the results typed for an order's tests ({test id str: raw value}); returns the new LabResults.
 
-    Tests left empty are skipped (results can come in parts); a test that already has a result is
-    changed only by `amend`. When every test has a result the order becomes `resulted`.
-    Raises LabError({test id: message} in `.fields`) for bad values, Conflict when the specimen has not
+    Tests left empty are skipped (results can come in parts). A value for a test that already has a
+    result is refused, never silently dropped: a result is changed only by `amend`. All or nothing:
+    when any value is refused, nothing is saved. When every test has a result the order becomes `resulted`.
+    Raises Conflict with `.fields` {test id: message} naming each test that already has a result (409);
+    LabError with `.fields` for values that cannot be read (422); Conflict when the specimen has not
     been collected, the order was cancelled, or someone entered the same result meanwhile.
     """
     if order.status not in ("collected", "resulted"):
@@ -74,13 +81,18 @@ def enter(order, values, user):
     on = flags.local_collection_date(collected_at, clinic_zone())
     existing = results_of(order)
     catalogue = tests_by_id([i.test_id for i in order.items])
-    now, new, errors, already = clock.now(), [], {}, 0
+    now, new, errors, already = clock.now(), [], {}, {}
     for item in order.items:
         raw = values.get(str(item.test_id))
         if raw is None:
             continue
         if item.test_id in existing:
-            already += 1
+            if isinstance(raw, str) and not raw.strip():
+                continue  # an empty box beside a result already in (a form re-sent) says nothing new
+            have = existing[item.test_id]
+            already[str(item.test_id)] = (
+                f"{item.name} already has a result ({have.shown_value}{' ' + have.unit if have.unit else ''}, "
+                f"entered by {have.resulted_by}); correct it from the result's page instead.")
             continue
         test = catalogue.get(item.test_id)
         try:
@@ -96,18 +108,22 @@ def enter(order, values, user):
                            result_type=item.result_type, unit=item.unit, decimals=test.decimals if test else None,
                            value_num=parsed[0], value_text=parsed[1],
                            range=rng.copy() if rng is not None else None,
-                           range_text=flags.describe_range(rng, item.unit or ""),
+                           range_text=flags.describe_reference(item.result_type, rng, item.unit or "",
+                                                               test.normal_choices if test else None),
                            collected_at=collected_at, resulted_at=now, resulted_by_id=user.pk, resulted_by=user.name)
         result.flag = _flag(result, test.normal_choices if test else None)
         result.needs_ack = result.critical
         new.append(result)
+    if already:
+        exc = Conflict(f"{len(already)} of these tests already ha{'ve' if len(already) > 1 else 's'} a result "
+                       "(perhaps entered by someone else just now); nothing was saved. To change a result, "
+                       "correct it from its page.")
+        exc.fields = {**errors, **already}
+        raise exc
     if errors:
         exc = LabError("Some results could not be read; nothing was saved.")
         exc.fields = errors
         raise exc
-    if not new and already:
-        raise Conflict("These results were already entered (perhaps by someone else just now). "
-                       "To change one, correct it from the result's page.")
     if not new:
         raise LabError("Enter at least one result.")
     try:

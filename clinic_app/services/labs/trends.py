@@ -1,8 +1,10 @@
 """Trends: one patient's numeric values of one test over time, and the geometry of a small SVG chart.
 
-The chart is drawn by templates/labs/_trend.html from `chart()`'s numbers (no JavaScript library);
+The chart is drawn by the `trend` macro (templates/labs/_macros.html) from `chart()`'s numbers (no JavaScript library);
 the same points are listed in a table beside it for screen readers and print.
 """
+import math
+
 from ...models import LabResult
 
 MAX_POINTS = 60
@@ -26,7 +28,7 @@ def repeated_series(patient, limit=300, charts=6):
     return [(pts[0].name, pts[0].unit, list(reversed(pts[:MAX_POINTS]))) for pts in repeated]
 
 
-def chart(points, width=560, height=200, pad=(40, 16, 28, 12)):
+def chart(points, width=560, height=200, pad=(56, 16, 30, 12)):
     """Geometry for an SVG line chart of `points` (LabResults, oldest first) with the normal band.
 
     Returns None for fewer than 2 points. `pad` is (left, right, bottom, top). The band is the latest
@@ -71,8 +73,6 @@ def chart(points, width=560, height=200, pad=(40, 16, 28, 12)):
 
 def _ticks(lo, hi, count=4):
     """About `count` round values between lo and hi for the y axis."""
-    import math
-
     raw = (hi - lo) / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = min((m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw), default=raw)

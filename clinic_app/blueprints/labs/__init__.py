@@ -1,0 +1,1 @@
+"""Laboratory: orders, specimens, results, review, trends, the test catalogue."""
