@@ -3,7 +3,7 @@
 `seed(tenant, rng, now)` runs once per clinic inside tenant_context (services/demo.py). Everything is
 inserted in bulk (a handful of writes), with flags computed by the same pure functions the app uses.
 """
-from datetime import date, timedelta
+from datetime import date, timedelta, timezone
 
 from bson import ObjectId
 
@@ -24,8 +24,19 @@ class _Lab:
         self.zone = clinic_zone()
         self.orders, self.results, self.events = [], [], []
 
+    def _in_clinic_hours(self, at):
+        """`at` moved into 08:00-17:59 clinic-local time (same minutes), never later than now: demo
+        orders are placed while the clinic is open."""
+        local = at.astimezone(self.zone)
+        if not 8 <= local.hour < 18:
+            local = local.replace(hour=8 + local.hour % 10)
+        while local > self.now:
+            local -= timedelta(days=1)
+        return local.astimezone(timezone.utc)
+
     def order(self, patient, codes, status, at, values=None, priority="routine", note=None, critical_acked=True):
         """One order (and its results when `values` {code: raw} are given) at `at`, in `status`."""
+        at = self._in_clinic_hours(at)
         # The id and tenant are set now so results can reference the order before the bulk insert.
         order = LabOrder(id=ObjectId(), tenant_id=current_tenant_id(), number="", patient=patient, ordered_by=self.doctor,
                          ordered_by_name=self.doctor.name, ordered_at=at, priority=priority, note=note,
@@ -38,13 +49,13 @@ class _Lab:
             return order
         if status == "ordered":
             return order
-        collected_at = at + timedelta(minutes=self.rng.randint(10, 90))
+        collected_at = min(at + timedelta(minutes=self.rng.randint(10, 90)), self.now)
         order.specimen = Specimen(collected_at=collected_at, collected_by_id=self.nurse.pk,
                                   collected_by=self.nurse.name, label=f"SP-{self.rng.randint(100000, 999999)}")
         self._event("lab_order.collect", order, collected_at, self.nurse, {"status": "collected"})
         if status == "collected" or not values:
             return order
-        resulted_at = collected_at + timedelta(hours=self.rng.randint(2, 20))
+        resulted_at = min(collected_at + timedelta(hours=self.rng.randint(2, 20)), self.now)
         order.resulted_at = resulted_at
         mine = [self._result(order, patient, self.tests[code], raw, collected_at, resulted_at,
                              acked=critical_acked or status == "reviewed") for code, raw in values.items()]
@@ -53,7 +64,7 @@ class _Lab:
         order.critical_count = sum(1 for r in mine if r.critical)
         self._event("lab_result.create", order, resulted_at, self.nurse, {"results": len(values)})
         if status == "reviewed":
-            order.reviewed_at = resulted_at + timedelta(hours=self.rng.randint(1, 30))
+            order.reviewed_at = min(resulted_at + timedelta(hours=self.rng.randint(1, 30)), self.now)
             order.reviewed_by, order.reviewed_by_id = self.doctor.name, self.doctor.pk
             self._event("lab_order.review", order, order.reviewed_at, self.doctor, {"status": "reviewed"})
         return order
