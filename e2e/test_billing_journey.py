@@ -95,6 +95,19 @@ def test_receptionist_bills_the_visit_and_the_accountant_sees_the_day(browser, t
         desk.get_by_role("button", name="Create the draft invoice").click()
         expect(desk.locator("#invoice-title")).to_contain_text("Draft invoice")
         expect(desk.locator("[data-total=total]")).to_have_text("$50.50")  # 40.00 + 15 x 0.30 + 6.00
+        # 10% off the medicine: its line from the visit keeps quantity and price (disabled, not sent).
+        desk.get_by_role("link", name="Edit line 2").click()
+        expect(desk.get_by_label("Quantity")).to_be_disabled()
+        desk.get_by_label("Discount", exact=True).select_option("percent")
+        desk.get_by_label("Discount amount or %").fill("10")
+        desk.get_by_role("button", name="Save the line").click()
+        expect(desk.locator("[data-total=total]")).to_have_text("$50.05")
+        # A line by hand, added on the invoice page itself: the page shows it without a manual reload.
+        desk.get_by_label("Description").fill("Arm sling")
+        desk.get_by_label("Unit price").fill("1.50")
+        desk.get_by_role("button", name="Add line").click()
+        expect(desk.locator("#invoice-lines tbody tr")).to_have_count(4)
+        expect(desk.locator("[data-total=total]")).to_have_text("$51.55")
         desk.once("dialog", lambda dialog: dialog.accept())  # "Finalise this invoice? ..."
         desk.locator("#finalise").click()
         expect(desk.locator("#invoice-title")).to_contain_text(re.compile(r"INV-\d{4}-\d{6}"))
@@ -106,9 +119,9 @@ def test_receptionist_bills_the_visit_and_the_accountant_sees_the_day(browser, t
         desk.get_by_label("Method").select_option("cash")
         desk.get_by_role("button", name="Record payment").click()
         expect(desk.locator("#invoice-title [data-status]")).to_have_attribute("data-status", "partly_paid")
-        expect(desk.locator("#balance")).to_have_text("$30.50")
+        expect(desk.locator("#balance")).to_have_text("$31.55")
         desk.locator("#take-payment").click()
-        expect(desk.get_by_label("Amount")).to_have_value("30.50")
+        expect(desk.get_by_label("Amount")).to_have_value("31.55")
         desk.get_by_label("Method").select_option("card")
         desk.get_by_label("Reference").fill("slip 42")
         desk.get_by_role("button", name="Record payment").click()
@@ -116,18 +129,24 @@ def test_receptionist_bills_the_visit_and_the_accountant_sees_the_day(browser, t
         expect(desk.locator("#balance")).to_have_text("$0.00")
         # The receipt: printable, and emailed to the patient through the outbox.
         desk.locator("#payment-list a", has_text="Receipt").last.click()
-        expect(desk.locator("#receipt-amount")).to_have_text("$30.50")
+        expect(desk.locator("#receipt-amount")).to_have_text("$31.55")
         expect(desk.locator("#receipt-balance")).to_have_text("$0.00")
         expect(desk.locator("body")).to_contain_text(number)
         desk.locator("#email-receipt").click()
         message = mail.wait_for(to=f"rosa.{marker.lower()}@example.com", subject="Receipt")
-        assert number in message["Subject"] and "$30.50" in message["Subject"]
+        assert number in message["Subject"] and "$31.55" in message["Subject"]
 
         # The accountant's day-end shows the receptionist's money by method and by person.
         books.goto(tenant_url("/reports/day_end"))
         table = books.locator("#report-table")
-        expect(table.locator("tr", has_text=f"Desk {marker}")).to_contain_text("$50.50")
+        expect(table.locator("tr", has_text=f"Desk {marker}")).to_contain_text("$51.55")
         expect(table.locator("tr", has_text="Net cash expected in the till")).to_be_visible()
+        # The filters swap the report in place (a fragment) and the CSV link follows them.
+        books.locator("#from").fill((date.today() - timedelta(days=7)).isoformat())
+        books.get_by_role("button", name="Show").click()
+        expect(books).to_have_url(re.compile(r"from=\d{4}-\d{2}-\d{2}"))
+        expect(books.locator("#csv-link")).to_have_attribute("href", re.compile(r"day_end\.csv\?from="))
+        expect(books.locator("#report-table tr", has_text=f"Desk {marker}")).to_contain_text("$51.55")
         books.goto(tenant_url("/reports/by_service"))
         expect(books.locator("#report-table")).to_contain_text("Consultation")
 

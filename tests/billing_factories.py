@@ -1,6 +1,7 @@
 """Factories for the billing tests (call inside `in_tenant(clinic)`)."""
 from clinic_app import clock
 from clinic_app.models import Settings, User, Visit
+from clinic_app.money import format_money, major_str
 from clinic_app.services import patients as patient_svc
 from clinic_app.services.billing import invoices, payments, price_list
 from clinic_app.tenancy import current_tenant
@@ -47,3 +48,13 @@ def set_billing(**values):
         setattr(s, k, v)
     s.save()
     return s
+
+
+def money(minor, currency):
+    """How a page shows `minor` units of `currency` ('¥4,900', 'KWD1.250')."""
+    return format_money(minor, currency)
+
+
+def major(minor, currency):
+    """How a form value and the CSV write it ('4900', '1.250')."""
+    return major_str(minor, currency)

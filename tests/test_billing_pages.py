@@ -75,7 +75,7 @@ def test_receptionist_bills_a_visit_takes_two_payments_and_prints_the_receipt(cl
     run_jobs(app)
     sent = [m for m in mail() if m["To"] == "maria@example.test"]
     assert len(sent) == 1 and "Receipt from Clinic A: $46.00 (INV-2026-000001)" in sent[0]["Subject"]
-    assert "Balance now:  $0.00" in sent[0].get_body(("plain",)).get_content()
+    assert "Balance now:     $0.00" in sent[0].get_body(("plain",)).get_content()
     printed = client.get(f"{invoice_path}/print", tenant=clinic_a).get_data(as_text=True)
     assert "INV-2026-000001" in printed and "Maria Lopez" in printed and "Bank: IBAN" in printed
 

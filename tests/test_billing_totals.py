@@ -61,7 +61,7 @@ def test_invoice_with_several_rates_and_discounts():
 @pytest.mark.parametrize("args,message", [
     ((0, 100), "quantity"), ((-1, 100), "quantity"), ((1.5, 100), "quantity"), ((True, 100), "quantity"),
     ((1, -1), "unit price"), ((1, 1.0), "unit price"),
-    ((1, 100, "percent", 10001), "discount percentage"), ((1, 100, "amount", -5), "discount"),
+    ((1, 100, "percent", 10001), "discount is at most 100%"), ((1, 100, "amount", -5), "discount"),
     ((1, 100, "bogus", 5), "amount or a percentage"), ((1, 100, None, 0, 10001), "tax rate"),
 ])
 def test_impossible_lines_are_refused(args, message):

@@ -68,8 +68,13 @@ def test_accountant_reads_reports_and_downloads_csv(client, clinic_a, login_as, 
     ("period=year", 400),
 ])
 def test_bad_filters_are_400(client, clinic_a, login_as, query, status):
+    """The CSV and the API refuse them; the page shows the message beside the field (422, no report)."""
     login_as(clinic_a, "Accountant")
-    assert client.get(f"/reports/revenue?{query}", tenant=clinic_a).status_code == status
+    assert client.get(f"/reports/revenue.csv?{query}", tenant=clinic_a).status_code == status
+    assert client.get(f"/api/v1/reports/revenue?{query}", tenant=clinic_a).status_code == status
+    page = client.get(f"/reports/revenue?{query}", tenant=clinic_a)
+    body = page.get_data(as_text=True)
+    assert page.status_code == 422 and 'class="error" id="' in body and 'id="report-table"' not in body
 
 
 def test_unknown_report_is_404(client, clinic_a, login_as):

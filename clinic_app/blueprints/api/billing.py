@@ -132,6 +132,11 @@ def invoices_credit(invoice_id):
 @bp.get("/reports/<name>")
 @require_permission("reports", "read")
 def reports_get(name):
-    """A report as JSON: ?from=&to= (clinic-local dates), ?period= for the periodic ones."""
+    """A report as JSON: ?from=&to= (clinic-local dates), ?period= for the periodic ones. Outstanding
+    balances (every open invoice, not bounded by dates) come a page at a time: ?page=, `meta.has_next`;
+    the totals are of all of them (the CSV has every row)."""
     start, end, options = report_args(name)
-    return ok(as_json(reports.run(name, start, end, **options)))
+    if "page" in reports.REPORTS[name][3]:
+        options["page"] = paging()[0]
+    report = reports.run(name, start, end, **options)
+    return ok(as_json(report), **({"meta": page_meta(report.page)} if report.page else {}))

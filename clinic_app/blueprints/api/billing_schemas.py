@@ -31,6 +31,8 @@ class LineIn(Strict):
     def named(self):
         if self.price_item_id is None and (self.description is None or self.unit_price is None):
             raise ValueError("give price_item_id, or a description and a unit_price")
+        if self.discount_kind == "percent" and self.discount_value > 10000:
+            raise ValueError("a percent discount_value is in basis points: at most 10000 (100%)")
         return self
 
 

@@ -1,22 +1,33 @@
 """The billing blueprint's `bp`, its template filters, and what its view modules share (loading the
 invoice, the invoice page with a message): views.py, money_views.py and price_views.py import this."""
-from flask import Blueprint
+from urllib.parse import urlsplit
+
+from flask import Blueprint, request, url_for
 from flask_login import current_user
 
 from ... import clock
+from ...forms import SEND_A_FORM
 from ...localtime import clinic_settings
 from ...models import Invoice
 from ...models.invoicing import REFUND_METHODS
 from ...money import format_money
 from ...services.billing import credit_notes, payments, price_list, sources
 from ...services.billing.totals import rate_label
-from ...web import render
-from ..common import get_or_404
+from ...web import htmx_redirect, render
+from ..common import get_or_404, refuse
 from .forms import EmptyForm, LineForm
 
 bp = Blueprint("billing", __name__, url_prefix="/invoices")
 STATUS_LABELS = {"draft": "Draft", "issued": "Issued", "partly_paid": "Partly paid", "paid": "Paid", "void": "Void",
                  "credited": "Credited"}
+
+
+@bp.before_request
+def web_forms_only():
+    """Every billing POST is a web form: a JSON body is refused before anything is read or changed (the
+    forms refuse it too, but finalise, remove line and the like read no form and would act on it)."""
+    if request.method == "POST" and request.is_json:
+        refuse(415, SEND_A_FORM)
 
 
 @bp.app_template_filter("bill_money")
@@ -40,6 +51,21 @@ def load_invoice(invoice_id):
     return get_or_404(Invoice, invoice_id)
 
 
+def to_invoice(invoice, anchor=None):
+    """Redirect to the invoice page (at `anchor`), for htmx too.
+
+    htmx follows HX-Redirect by setting location.href; from the invoice page itself a URL that differs
+    only by its #fragment is a same-document jump, not a load, so the page would keep showing what it
+    showed before the change: then HX-Refresh makes it reload (keeping the fragment)."""
+    location = url_for("billing.show", invoice_id=invoice.pk, _anchor=anchor)
+    response = htmx_redirect(location)
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    target = urlsplit(location)
+    if "HX-Redirect" in response.headers and anchor and (current.path, current.query) == (target.path, target.query):
+        response.headers["HX-Refresh"] = "true"
+    return response
+
+
 def show_page(invoice, status=200, message=None, line_form=None):
     """The invoice page, optionally with a refusal `message` and the status that goes with it."""
     settings = clinic_settings()
@@ -47,13 +73,19 @@ def show_page(invoice, status=200, message=None, line_form=None):
     candidates = []
     if draft and invoice._data.get("visit") is not None:
         candidates = [c for c in sources.for_visit(invoice.visit, settings) if c.available]
-    return render("billing/show.html", status=status, invoice=invoice, message=message,
-                  payment_list=payments.of_invoice(invoice) if not draft else [],
-                  notes=credit_notes.of_invoice(invoice) if not draft else [],
-                  credit=payments.credit_available(invoice.patient),
-                  stale=sources.no_longer_billable(invoice.lines) if draft else [], candidates=candidates,
-                  line_form=line_form or (LineForm().setup(settings, price_list.choices()) if draft else None),
-                  form=EmptyForm(), deletable_today=lambda p: payments.same_local_day(p.received_at, clock.now()))
+    response = render("billing/show.html", status=status, invoice=invoice, message=message,
+                      payment_list=payments.of_invoice(invoice) if not draft else [],
+                      notes=credit_notes.of_invoice(invoice) if not draft else [],
+                      credit=payments.credit_available(invoice.patient),
+                      stale=sources.no_longer_billable(invoice.lines) if draft else [], candidates=candidates,
+                      line_form=line_form or (LineForm().setup(settings, price_list.choices()) if draft else None),
+                      form=EmptyForm(),
+                      deletable_today=lambda p: payments.same_local_day(p.received_at, clock.now()))
+    if request.method == "POST":
+        # A refused form posted to /invoices/<id>/lines (and the like) shows the invoice page: htmx must not
+        # put that POST-only address in the URL bar, where reloading it would answer 405.
+        response.headers["HX-Push-Url"] = url_for("billing.show", invoice_id=invoice.pk)
+    return response
 
 
 def refused(invoice, exc):

@@ -3,18 +3,33 @@
 Amounts are typed in major units ("12.50") and read into integer minor units of the clinic's
 currency; percentages as "10" or "8.25" and read into basis points.
 """
+import re
+
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ...forms import AppForm
 from ...models.invoicing import PAYMENT_METHODS, PRICE_KINDS
-from ...money import MoneyError, to_minor
-from ...services.billing.totals import TotalsError, parse_rate, rate_label
+from ...money import MoneyError, decimals, format_money, to_minor
+from ...services.billing.totals import MAX_AMOUNT, TotalsError, parse_rate, rate_label
+
+# What a person types as an amount: digits (thousands commas allowed), a point and decimals, maybe a
+# minus. Not "1e3", "NaN", "Infinity" or other digits than 0-9, which Decimal would read.
+AMOUNT = re.compile(r"-?(?:[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
+
+
+def read_money(text, currency):
+    """`text` typed in major units -> integer minor units of `currency`; raises MoneyError."""
+    text = (text or "").strip()
+    if len(text) > 30 or not AMOUNT.fullmatch(text):
+        raise MoneyError("Enter an amount such as 12.50." if decimals(currency) else
+                         "Enter a whole amount such as 1200.")
+    return to_minor(text, currency)
 
 
 class MoneyField(StringField):
@@ -23,10 +38,10 @@ class MoneyField(StringField):
     currency = "USD"
 
     def minor(self):
-        return to_minor(self.data or "0", self.currency)
+        return read_money(self.data or "0", self.currency)
 
 
-def _amount(minimum):
+def _amount(minimum, maximum=MAX_AMOUNT):
     def check(form, field):
         try:
             value = field.minor()
@@ -34,6 +49,8 @@ def _amount(minimum):
             raise ValidationError(str(exc)) from None
         if value < minimum:
             raise ValidationError("Enter an amount above zero." if minimum else "The amount cannot be negative.")
+        if value > maximum:
+            raise ValidationError(f"At most {format_money(maximum, field.currency)}.")
     return check
 
 
@@ -68,9 +85,13 @@ class LineForm(AppForm):
                                  render_kw={"inputmode": "decimal", "autocomplete": "off"})
     tax_rate = SelectField("Tax", choices=[], validate_choice=False)
 
+    # A new line's tax is the price list item's unless another is chosen (the select always sends a
+    # value, so "0" cannot mean "the item's rate"); a free-text line without a choice has none.
+    ITEM_RATE = SelectChoice("", "As on the price list (free text: no tax)")
+
     def setup(self, settings, items=()):
         self.unit_price.currency = settings.currency
-        self.tax_rate.choices = tax_choices(settings)
+        self.tax_rate.choices = ([self.ITEM_RATE] if self.ITEM_RATE else []) + tax_choices(settings)
         self.price_item_id.choices = [SelectChoice("", "— free text —")] + [
             SelectChoice(str(i.pk), f"{i.name} ({i.code})") for i in items]
         self._items = {str(i.pk): i for i in items}
@@ -90,7 +111,7 @@ class LineForm(AppForm):
             raise ValidationError("Choose an item from the price list or describe the line.")
 
     def validate_tax_rate(self, field):
-        if (field.data or "0") not in {c.value for c in self.tax_rate.choices} and self.item is None:
+        if (field.data or "") not in {c.value for c in self.tax_rate.choices}:
             raise ValidationError("Choose a tax rate from the list.")
 
     def discount(self):
@@ -99,25 +120,30 @@ class LineForm(AppForm):
         if kind is None or not self.discount_value.data:
             return None, 0
         if kind == "amount":
-            return kind, to_minor(self.discount_value.data, self._currency)
+            return kind, read_money(self.discount_value.data, self._currency)
         return kind, parse_rate(self.discount_value.data)
 
     def validate_discount_value(self, field):
+        if field.data and not self.discount_kind.data:
+            raise ValidationError("Choose “Amount off” or “Percent off” for this discount.")
         try:
             kind, value = self.discount()
         except (MoneyError, TotalsError) as exc:
             raise ValidationError(str(exc)) from None
         if value < 0:
             raise ValidationError("A discount cannot be negative.")
+        if kind == "amount" and value > MAX_AMOUNT:
+            raise ValidationError(f"At most {format_money(MAX_AMOUNT, self._currency)}.")
 
     def values(self):
         """Keyword arguments of services.billing.invoices.make_line."""
         item = self.item
         kind, value = self.discount()
         price = self.unit_price.minor() if self.unit_price.data else (item.price if item else 0)
-        tax = int(self.tax_rate.data) if self.tax_rate.data else 0
-        if item is not None and self.tax_rate.data in (None, ""):
-            tax = item.tax_rate or 0
+        if self.tax_rate.data:
+            tax = int(self.tax_rate.data)
+        else:
+            tax = (item.tax_rate or 0) if item is not None else 0
         return {"description": self.description.data or (item.name if item else ""), "quantity": self.quantity.data,
                 "unit_price": price, "tax_rate": tax, "discount_kind": kind, "discount_value": value,
                 "kind": "service" if item is not None else "other", "code": item.code if item else None,
@@ -127,9 +153,16 @@ class LineForm(AppForm):
 class LineEditForm(LineForm):
     """Changing a draft line (sourced lines: discount and tax only; the view disables the rest)."""
 
+    ITEM_RATE = None  # the line has its own rate, shown as chosen
+    description = StringField("Description", filters=[_strip], validators=[
+        DataRequired(message="Describe the line."), Length(max=250)])
+
     def validate_description(self, field):
-        if not field.data:
-            raise ValidationError("Describe the line.")
+        """Nothing more than DataRequired above: an edited line keeps a description of its own."""
+
+    def validate_price_item_id(self, field):
+        """Not on the edit page (a line keeps the item it was made from): whatever is sent is dropped."""
+        field.data = ""
 
 
 class ReasonForm(AppForm):

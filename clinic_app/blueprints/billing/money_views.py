@@ -8,10 +8,10 @@ from ...money import major_str
 from ...permissions import require_permission
 from ...services.billing import invoices, payments, receipts
 from ...services.visits import ref_id
-from ...web import htmx_redirect, render
+from ...web import render
 from ..common import get_or_404
 from .forms import CreditForm, EmptyForm, PaymentForm, ReasonForm, RefundForm
-from .base import bill_money, bp, load_invoice, refused, user
+from .base import bill_money, bp, load_invoice, refused, to_invoice, user
 
 
 @bp.route("/<invoice_id>/payments/new", methods=["GET", "POST"])
@@ -34,7 +34,7 @@ def take_payment(invoice_id):
             extra = (f" {bill_money(payment.to_credit, payment.currency)} kept as patient credit."
                      if payment.to_credit else "")
             flash(f"Payment of {bill_money(payment.amount, payment.currency)} recorded.{extra}", "success")
-            return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="payments"))
+            return to_invoice(invoice, "payments")
     elif form.is_submitted():
         status = 422
     return render("billing/payment.html", block="form", status=status, form=form, invoice=invoice, message=message,
@@ -64,11 +64,13 @@ def apply_credit(invoice_id):
             message, status = str(exc), exc.status
         else:
             flash(f"{bill_money(form.amount.minor(), invoice.currency)} of credit used.", "success")
-            return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="payments"))
+            return to_invoice(invoice, "payments")
     pay = PaymentForm(formdata=None)
     pay.amount.currency = invoice.currency
-    return render("billing/payment.html", status=status, form=pay, invoice=invoice, message=message,
-                  credit=payments.credit_available(invoice.patient), credit_form=form)
+    response = render("billing/payment.html", status=status, form=pay, invoice=invoice, credit_message=message,
+                      credit=payments.credit_available(invoice.patient), credit_form=form)
+    response.headers["HX-Push-Url"] = url_for("billing.take_payment", invoice_id=invoice.pk)  # not the POST-only URL
+    return response
 
 
 @bp.route("/<invoice_id>/refund", methods=["GET", "POST"])
@@ -91,7 +93,7 @@ def refund(invoice_id):
             message, status = str(exc), exc.status
         else:
             flash(f"Refund of {bill_money(-r.amount, r.currency)} recorded.", "success")
-            return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="payments"))
+            return to_invoice(invoice, "payments")
     elif form.is_submitted():
         status = 422
     return render("billing/refund.html", block="form", status=status, form=form, invoice=invoice, message=message,
@@ -116,7 +118,7 @@ def delete_payment(payment_id):
             message, status = str(exc), exc.status
         else:
             flash("Payment deleted.", "success")
-            return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="payments"))
+            return to_invoice(invoice, "payments")
     elif form.is_submitted():
         status = 422
     return render("billing/delete_payment.html", block="form", status=status, form=form, invoice=invoice,
@@ -142,4 +144,4 @@ def email_receipt(payment_id):
     except invoices.BillingError as exc:
         return refused(invoice, exc)
     flash(f"Receipt sent to {message.to}." if new else f"The receipt was already sent to {message.to}.", "success")
-    return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="payments"))
+    return to_invoice(invoice, "payments")

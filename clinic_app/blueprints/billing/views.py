@@ -5,6 +5,7 @@ Drafting (lines, finalise, discard a draft) needs invoices:create, so a receptio
 visit from start to finish; voiding and credit notes change a finalised invoice: invoices:update.
 """
 from flask import abort, flash, request, url_for
+from wtforms.fields.choices import SelectChoice
 
 from ...localtime import clinic_settings
 from ...models import CreditNote, Invoice, Patient, Visit
@@ -18,7 +19,7 @@ from ...services.billing.totals import rate_label
 from ...services.visits import ref_id
 from ...web import htmx_redirect, render
 from ..common import get_or_404, page_number
-from .base import STATUS_LABELS, bill_money, bp, load_invoice, refused, show_page, user
+from .base import STATUS_LABELS, bill_money, bp, load_invoice, refused, show_page, to_invoice, user
 from .forms import CreditNoteForm, EmptyForm, LineEditForm, LineForm, ReasonForm
 
 PER_PAGE = 25
@@ -67,7 +68,7 @@ def create_blank():
     patient = get_or_404(Patient, request.form.get("patient_id"))
     invoice = invoices.create_draft(patient, user())
     flash("Draft invoice started: add its lines, then finalise it.", "success")
-    return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk))
+    return to_invoice(invoice)
 
 
 @bp.route("/visits/<visit_id>", methods=["GET", "POST"])
@@ -88,8 +89,10 @@ def from_visit(visit_id):
             message, status = str(exc), exc.status
         else:
             if invoice is not None:
-                flash(f"Draft invoice with {len(invoice.lines)} line(s) from the visit.", "success")
-                return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk))
+                n = len(invoice.lines)
+                flash(f"Draft invoice with {n} line{'' if n == 1 else 's'} from the visit: check them, then "
+                      "finalise it.", "success")
+                return to_invoice(invoice)
             message, status = "Tick at least one item to bill.", 422
         candidates = sources.for_visit(visit, settings, chosen_item)
     billed_on = {c.claimed_by for c in candidates if c.claimed_by}
@@ -121,7 +124,7 @@ def print_invoice(invoice_id):
 
 def _line_index(text):
     """A line's 0-based index from the URL; 404 for anything else (lines are few: 0..99)."""
-    if not (isinstance(text, str) and text.isdigit() and len(text) <= 3):
+    if not (isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 3):
         abort(404, description="There is no such line on this invoice.")
     return int(text)
 
@@ -139,7 +142,7 @@ def add_line(invoice_id):
                           user())
     except invoices.BillingError as exc:
         return refused(invoice, exc)
-    return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="lines"))
+    return to_invoice(invoice, "lines")
 
 
 @bp.route("/<invoice_id>/lines/<index>", methods=["GET", "POST"])
@@ -150,7 +153,19 @@ def edit_line(invoice_id, index):
     if index >= len(invoice.lines):
         abort(404, description="There is no such line on this invoice.")
     line, settings = invoice.lines[index], clinic_settings()
-    form = LineEditForm(obj=None if request.method == "POST" else line).setup(settings)
+    source = {}  # none given: Flask-WTF reads the request (formdata=None would mean "no data at all")
+    if line.source and request.method == "POST" and not request.is_json:
+        # The page disables description, quantity and price of a visit's line, so a browser does not send
+        # them: validate the recorded values instead (whatever is sent for them is ignored).
+        sent = request.form.copy()
+        sent.setlist("description", [line.description])
+        sent.setlist("quantity", [str(line.quantity)])
+        sent.setlist("unit_price", [major_str(line.unit_price, invoice.currency)])
+        source = {"formdata": sent}
+    form = LineEditForm(obj=None if request.method == "POST" else line, **source).setup(settings)
+    if str(line.tax_rate or 0) not in {c.value for c in form.tax_rate.choices}:  # a rate since removed in settings
+        form.tax_rate.choices.append(SelectChoice(str(line.tax_rate), f"{line.tax_name or 'Tax'} "
+                                                                      f"({rate_label(line.tax_rate)})"))
     if request.method == "GET":
         form.unit_price.data = major_str(line.unit_price, invoice.currency)
         form.tax_rate.data = str(line.tax_rate or 0)
@@ -158,9 +173,6 @@ def edit_line(invoice_id, index):
         form.discount_value.data = ("" if not line.discount_kind else major_str(line.discount_value, invoice.currency)
                                     if line.discount_kind == "amount" else rate_label(line.discount_value)[:-1])
     message, status = None, 200
-    if line.source and request.method == "POST":  # the recorded quantity, price and name stay
-        form.description.data, form.quantity.data = line.description, line.quantity
-        form.unit_price.data = major_str(line.unit_price, invoice.currency)
     if form.validate_on_submit():
         v = form.values()
         try:
@@ -168,7 +180,7 @@ def edit_line(invoice_id, index):
         except invoices.BillingError as exc:
             message, status = str(exc), exc.status
         else:
-            return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="lines"))
+            return to_invoice(invoice, "lines")
     elif form.is_submitted():
         status = 422
     return render("billing/line_form.html", block="form", status=status, form=form, invoice=invoice, line=line,
@@ -180,11 +192,13 @@ def edit_line(invoice_id, index):
 def remove_line(invoice_id, index):
     """Remove a draft line; a line from a visit becomes billable again."""
     invoice, index = load_invoice(invoice_id), _line_index(index)
+    if index >= len(invoice.lines):
+        abort(404, description="There is no such line on this invoice.")
     try:
         invoices.remove_line(invoice, index, user())
     except invoices.BillingError as exc:
         return refused(invoice, exc)
-    return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="lines"))
+    return to_invoice(invoice, "lines")
 
 
 @bp.post("/<invoice_id>/visit-items")
@@ -196,7 +210,7 @@ def add_visit_items(invoice_id):
         invoices.add_from_visit(invoice, request.form.getlist("source"), user())
     except invoices.BillingError as exc:
         return refused(invoice, exc)
-    return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk, _anchor="lines"))
+    return to_invoice(invoice, "lines")
 
 
 @bp.post("/<invoice_id>/finalise")
@@ -209,7 +223,7 @@ def finalise(invoice_id):
     except invoices.BillingError as exc:
         return refused(invoice, exc)
     flash(f"Invoice {invoice.number} finalised.", "success")
-    return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk))
+    return to_invoice(invoice)
 
 
 @bp.post("/<invoice_id>/delete")
@@ -238,7 +252,7 @@ def void(invoice_id):
             message, status = str(exc), exc.status
         else:
             flash(f"Invoice {invoice.number} is void.", "success")
-            return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk))
+            return to_invoice(invoice)
     elif form.is_submitted():
         status = 422
     return render("billing/void.html", block="form", status=status, form=form, invoice=invoice, message=message)
@@ -250,8 +264,9 @@ def _quantities(invoice):
     for i, ln in enumerate(invoice.lines):
         raw = (request.form.get(f"qty-{i + 1}") or "").strip()
         if raw:
-            if not raw.isdigit():
-                raise invoices.BillingError(f"Line {i + 1}: enter a whole number of units.")
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+                raise invoices.BillingError(f"Line {i + 1}: enter a whole number of units, at most "
+                                            f"{ln.creditable_quantity}.")
             out[i] = int(raw)
     return out
 
@@ -264,13 +279,18 @@ def credit_note(invoice_id):
     form, message, status = CreditNoteForm(), None, 200
     if form.validate_on_submit():
         try:
-            quantities = None if form.mode.data == "full" else _quantities(invoice)
+            chosen = _quantities(invoice)
+            if form.mode.data == "full" and any(chosen.values()):
+                # Units typed under "everything left" would silently credit the whole invoice.
+                raise invoices.BillingError("You typed units to credit: choose “Chosen quantities of chosen lines”, "
+                                            "or clear the units to credit everything left.")
+            quantities = None if form.mode.data == "full" else chosen
             note, _ = credit_notes.issue(invoice, form.reason.data, user(), quantities)
         except invoices.BillingError as exc:
             message, status = str(exc), exc.status
         else:
             flash(f"Credit note {note.number} issued for {bill_money(note.total, note.currency)}.", "success")
-            return htmx_redirect(url_for("billing.show", invoice_id=invoice.pk))
+            return to_invoice(invoice)
     elif form.is_submitted():
         status = 422
     return render("billing/credit_note.html", block="form", status=status, form=form, invoice=invoice,

@@ -74,10 +74,14 @@ def line_from(candidate, tax_names):
 
 
 def compute(invoice, tax_names=None):
-    """Recompute every line, the totals, the tax breakdown and the balance (see totals.py)."""
+    """Recompute every line, the totals, the tax breakdown and the balance (see totals.py); raises
+    BillingError for a line or a total it cannot hold (the invoice in memory is then not to be stored)."""
     names = tax_names if tax_names is not None else Settings.current().tax_names()
     pairs = [(ln.tax_rate or 0, _amounts(ln, names)) for ln in invoice.lines]
-    t = totals.invoice_totals(pairs, names)
+    try:
+        t = totals.invoice_totals(pairs, names)
+    except totals.TotalsError as exc:
+        raise BillingError(str(exc)) from None
     invoice.subtotal, invoice.discount_total, invoice.tax_total, invoice.total = (
         t.subtotal, t.discount_total, t.tax_total, t.total)
     invoice.taxes = [TaxLine(rate=x.rate, name=x.name or totals.rate_label(x.rate), base=x.base, tax=x.tax)

@@ -22,6 +22,7 @@ from pymongo.errors import DuplicateKeyError
 
 from ... import clock
 from ...localtime import to_local
+from ...money import format_money
 from ...models import CreditBalance, Invoice, Payment, PatientCredit
 from ...models.invoicing import OPEN_STATUSES, PAYMENT_METHODS, REFUND_METHODS
 from ...tenancy import current_tenant_id
@@ -48,15 +49,16 @@ def _ensure_balance(patient_id):
         pass
 
 
-def _credit(session, patient_id, amount, kind, invoice, payment_id, user, at):
-    """Move the patient's credit by `amount` (+ or -) with its ledger entry; raises BillingError when
-    that would take the credit below zero."""
+def _credit(session, patient_id, amount, kind, invoice, payment_id, user, at,
+            short="The patient does not have that much credit."):
+    """Move the patient's credit by `amount` (+ or -) with its ledger entry; raises BillingError(`short`)
+    when that would take the credit below zero."""
     flt = {"tenantId": current_tenant_id(), "patientId": patient_id}
     if amount < 0:
         flt["balance"] = {"$gte": -amount}
     done = CreditBalance._get_collection().update_one(flt, {"$inc": {"balance": amount}}, session=session)
     if done.matched_count != 1:
-        raise BillingError("The patient does not have that much credit.")
+        raise BillingError(short)
     entry = PatientCredit(tenant_id=current_tenant_id(), patient=ObjectId(patient_id), amount=amount, kind=kind,
                           invoice_id=invoice.pk, payment_id=payment_id, currency=invoice.currency, at=at, by=who(user))
     PatientCredit._get_collection().insert_one(entry.to_mongo().to_dict(), session=session)
@@ -163,7 +165,8 @@ def refund(invoice, payment, amount, to, reason, user):
             {"applied": 1}, session=session))
         left = min(original.applied - refunded, inv.paid)
         if amount > left:
-            raise BillingError(f"At most {left} can be refunded of this payment." if left > 0 else
+            raise BillingError(f"At most {format_money(left, inv.currency)} can be refunded of this payment."
+                               if left > 0 else
                                "Nothing of this payment is left to refund.")
         r = _payment(inv, -amount, -amount, method, user, now, reason=reason[:500], refund_of=original.pk,
                      reference=original.reference)
@@ -232,7 +235,9 @@ def delete_payment(payment, reason, user):
             session=session)
         inv.paid -= p.applied
         if p.to_credit:
-            _credit(session, _patient_id(inv), -p.to_credit, "payment_deleted", inv, p.pk, user, now)
+            _credit(session, _patient_id(inv), -p.to_credit, "payment_deleted", inv, p.pk, user, now,
+                    short=f"{format_money(p.to_credit, p.currency)} of this payment went to the patient's credit, "
+                          "and that credit has been used since: it cannot be deleted. Record a refund instead.")
         return p
 
     p, fresh = _run(invoice, change)

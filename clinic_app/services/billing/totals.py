@@ -19,7 +19,10 @@ from decimal import Decimal, InvalidOperation, localcontext
 from ...money import round_half_up
 
 MAX_QUANTITY = 100_000
-MAX_AMOUNT = 10**13  # minor units: far above any clinic's line, far below 2**63
+MAX_AMOUNT = 10**13  # minor units: a unit price or discount; far above any clinic's line
+# A line's or an invoice's amount stays below 10^15 minor units: far above any real invoice, and with
+# room under 2**63 (BSON's int64) for what is added to it (payments, credit notes, reports' sums).
+MAX_TOTAL = 10**15 - 1
 BP = 10_000  # basis points in 100%
 
 
@@ -56,11 +59,16 @@ class Totals:
     total: int
 
 
-def _whole(value, name, minimum, maximum):
+def _whole(value, name, minimum, maximum, too_large=None):
+    """`value` if a whole number in minimum..maximum; raises TotalsError (`too_large`: the message for
+    money, whose limits are minor units a person never typed)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TotalsError(f"The {name} must be a whole number.")
-    if not minimum <= value <= maximum:
-        raise TotalsError(f"The {name} must be from {minimum} to {maximum}.")
+    if value < minimum:
+        raise TotalsError(f"The {name} cannot be negative." if minimum == 0 else
+                          f"The {name} must be at least {minimum}.")
+    if value > maximum:
+        raise TotalsError(too_large or f"The {name} must be at most {maximum}.")
     return value
 
 
@@ -75,16 +83,19 @@ def line_amounts(quantity, unit_price, discount_kind=None, discount_value=0, tax
     """The amounts of one line; raises TotalsError for a quantity < 1, a negative price, a percent
     over 100% or an unknown discount kind."""
     _whole(quantity, "quantity", 1, MAX_QUANTITY)
-    _whole(unit_price, "unit price", 0, MAX_AMOUNT)
-    _whole(tax_rate, "tax rate", 0, BP)
+    _whole(unit_price, "unit price", 0, MAX_AMOUNT, "The unit price is too large.")
+    _whole(tax_rate, "tax rate", 0, BP, "A tax rate is at most 100%.")
     discount_value = discount_value or 0
     gross = quantity * unit_price
+    if gross > MAX_TOTAL:
+        raise TotalsError("This line comes to more than an invoice can hold: lower the quantity or the price.")
     if discount_kind in (None, "") or discount_value == 0:
         discount = 0
     elif discount_kind == "amount":
-        discount = min(_whole(discount_value, "discount", 0, MAX_AMOUNT), gross)
+        discount = min(_whole(discount_value, "discount", 0, MAX_AMOUNT, "The discount is too large."), gross)
     elif discount_kind == "percent":
-        discount = min(_exact(gross * _whole(discount_value, "discount percentage", 0, BP), BP), gross)
+        discount = min(_exact(gross * _whole(discount_value, "discount percentage", 0, BP,
+                                             "A discount is at most 100%."), BP), gross)
     else:
         raise TotalsError("A discount is an amount or a percentage.")
     net = gross - discount
@@ -108,6 +119,9 @@ def invoice_totals(lines, tax_names=None):
     taxes = tuple(TaxAmount(rate=rate, base=base, tax=tax, name=names.get(rate))
                   for rate, (base, tax) in sorted(by_rate.items()))
     tax_total = sum(t.tax for t in taxes)
+    if subtotal + tax_total > MAX_TOTAL:
+        raise TotalsError("The invoice would come to more than an invoice can hold: split it, or check the "
+                          "quantities and prices.")
     return Totals(subtotal=subtotal, discount_total=discount_total, taxes=taxes, tax_total=tax_total,
                   total=subtotal + tax_total)
 
@@ -130,11 +144,13 @@ def parse_rate(text):
     """'8.25' / '8.25%' / '20' -> basis points (825, 2000); raises TotalsError."""
     raw = (text or "").strip().rstrip("%").strip()
     try:
-        value = Decimal(raw)
+        value = Decimal(raw) if len(raw) <= 20 else None
     except InvalidOperation:
-        raise TotalsError(f"“{text}” is not a percentage.") from None
+        value = None
+    if value is None or not value.is_finite():
+        raise TotalsError("Enter a percentage such as 10 or 8.25.")
     bp = value * 100
-    if not value.is_finite() or bp != bp.to_integral_value():
+    if bp != bp.to_integral_value():
         raise TotalsError("Use at most two decimals in a percentage, e.g. 8.25.")
     if not 0 <= bp <= BP:
         raise TotalsError("A percentage is from 0 to 100.")

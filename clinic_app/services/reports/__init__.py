@@ -10,7 +10,7 @@ REPORTS = {
     "revenue": (revenue.TITLE, revenue.run, "Money", ("period",)),
     "by_service": (by_service.TITLE, by_service.run, "Money", ()),
     "by_practitioner": (by_practitioner.TITLE, by_practitioner.run, "Money", ()),
-    "outstanding": (outstanding.TITLE, outstanding.run, "Money", ()),
+    "outstanding": (outstanding.TITLE, outstanding.run, "Money", ("page",)),
     "appointments": (appointments.TITLE, appointments.run, "Clinic", ()),
     "new_patients": (new_patients.TITLE, new_patients.run, "Clinic", ("period",)),
     "stock_value": ("Stock on hand at cost", stock.value, "Stock", ()),
@@ -18,6 +18,14 @@ REPORTS = {
     "stock_low": ("Low stock", stock.low, "Stock", ()),
     "dispensed": ("Dispensed per medicine", stock.dispensed, "Stock", ()),
 }
+
+
+# Which dates a report reads: a range (from-to), one "as of" day, or none (the stock as it stands now).
+DATES = {"outstanding": "as_of", "stock_value": "now", "stock_expiring": "now", "stock_low": "now"}
+
+
+def dates(name):
+    return DATES.get(name, "range")
 
 
 def run(name, start, end, **options):

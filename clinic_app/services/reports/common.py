@@ -38,6 +38,7 @@ class Report:
     start: date | None = None
     end: date | None = None
     options: dict = field(default_factory=dict)
+    page: object = None  # a pagination.Page when `rows` is one page of a longer list (the totals are of all)
 
 
 @dataclass(frozen=True)

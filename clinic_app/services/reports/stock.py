@@ -33,7 +33,8 @@ def value(start, end, **options):
     out = sorted(({"medicine": labels.get(k, "?"), **v} for k, v in per.items()), key=lambda x: x["medicine"])
     return Report("stock_value", "Stock on hand at cost", VALUE_COLUMNS, out,
                   totals={k: sum(x[k] for x in out) for k in ("on_hand", "batches", "value")},
-                  currency=settings.currency, start=start, end=end, notes=["As it stands now."])
+                  currency=settings.currency, start=start, end=end,
+                  notes=["As it stands now: one row per medicine with stock."])
 
 
 def expiring(start, end, **options):
