@@ -37,7 +37,8 @@ def index():
         qs = qs.filter(patient=patient)
     if status:
         qs = qs.filter(status=status)
-    page = paginate(qs.exclude("lines", "taxes").order_by("-created_at"), page_number(), PER_PAGE)
+    # Newest first; the id breaks ties, so invoices made in the same second keep the order they were made in.
+    page = paginate(qs.exclude("lines", "taxes").order_by("-created_at", "-id"), page_number(), PER_PAGE)
     return render("billing/index.html", block="results", page=page, status_filter=status, patient=patient,
                   statuses=STATUS_LABELS)
 
