@@ -10,6 +10,10 @@ from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from werkzeug.exceptions import UnsupportedMediaType
+from wtforms import StringField
+from wtforms.validators import ValidationError
+
+from .money import MoneyError, format_money, read_money
 
 SEND_A_FORM = ("This address takes a web form (application/x-www-form-urlencoded or multipart/form-data), "
                "not JSON. The JSON API is under /api/v1/.")
@@ -24,3 +28,27 @@ class AppForm(FlaskForm):
                     and request.is_json:
                 raise UnsupportedMediaType(SEND_A_FORM)
             return super().wrap_formdata(form, formdata)
+
+
+class MoneyField(StringField):
+    """An amount typed in major units ("12.50") read into integer minor units of `currency` (the view sets
+    it to the clinic's currency)."""
+
+    currency = "USD"
+
+    def minor(self):
+        return read_money(self.data or "0", self.currency)
+
+
+def money_amount(minimum=0, maximum=None):
+    """Validator for a MoneyField: a readable amount of at least `minimum` (and at most `maximum`) minor units."""
+    def check(form, field):
+        try:
+            value = field.minor()
+        except MoneyError as exc:
+            raise ValidationError(str(exc)) from None
+        if value < minimum:
+            raise ValidationError("Enter an amount above zero." if minimum else "The amount cannot be negative.")
+        if maximum is not None and value > maximum:
+            raise ValidationError(f"At most {format_money(maximum, field.currency)}.")
+    return check

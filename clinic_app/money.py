@@ -3,11 +3,16 @@
 Babel (CLDR data) knows each currency's number of decimals (JPY 0, USD 2, KWD 3) and
 each locale's symbol placement and separators, so nothing here keeps its own list.
 """
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import format_currency, get_currency_precision
 
 DEFAULT_LOCALE = "en_US"
+
+# What a person types as an amount: digits (thousands commas allowed), a point and decimals, maybe a
+# minus. Not "1e3", "NaN", "Infinity" or other digits than 0-9, which Decimal would read.
+TYPED_AMOUNT = re.compile(r"-?(?:[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 class MoneyError(ValueError):
@@ -41,6 +46,17 @@ def to_minor(amount, currency):
     if abs(scaled) >= 10**15:
         raise MoneyError("That amount is too large.")
     return int(scaled)
+
+
+def read_money(text, currency):
+    """An amount a person typed in major units -> integer minor units of `currency`; raises MoneyError."""
+    text = (text or "").strip()
+    if len(text) > 200 or not TYPED_AMOUNT.fullmatch(text):
+        raise MoneyError("Enter an amount such as 12.50." if decimals(currency) else
+                         "Enter a whole amount such as 1200.")
+    if len(text.lstrip("-").split(".")[0].replace(",", "")) > 15:
+        raise MoneyError("That amount is too large.")
+    return to_minor(text, currency)
 
 
 def round_half_up(value):

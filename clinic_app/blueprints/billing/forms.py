@@ -3,55 +3,21 @@
 Amounts are typed in major units ("12.50") and read into integer minor units of the clinic's
 currency; percentages as "10" or "8.25" and read into basis points.
 """
-import re
-
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ...forms import AppForm
+from ...forms import AppForm, MoneyField, money_amount
 from ...models.invoicing import PAYMENT_METHODS, PRICE_KINDS
-from ...money import MoneyError, decimals, format_money, to_minor
+from ...money import MoneyError, format_money, read_money
 from ...services.billing.totals import MAX_AMOUNT, TotalsError, parse_rate, rate_label
-
-# What a person types as an amount: digits (thousands commas allowed), a point and decimals, maybe a
-# minus. Not "1e3", "NaN", "Infinity" or other digits than 0-9, which Decimal would read.
-AMOUNT = re.compile(r"-?(?:[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)")
-
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def read_money(text, currency):
-    """`text` typed in major units -> integer minor units of `currency`; raises MoneyError."""
-    text = (text or "").strip()
-    if len(text) > 30 or not AMOUNT.fullmatch(text):
-        raise MoneyError("Enter an amount such as 12.50." if decimals(currency) else
-                         "Enter a whole amount such as 1200.")
-    return to_minor(text, currency)
-
-
-class MoneyField(StringField):
-    """An amount in major units read into minor units of `currency` (set by the view)."""
-
-    currency = "USD"
-
-    def minor(self):
-        return read_money(self.data or "0", self.currency)
-
-
 def _amount(minimum, maximum=MAX_AMOUNT):
-    def check(form, field):
-        try:
-            value = field.minor()
-        except MoneyError as exc:
-            raise ValidationError(str(exc)) from None
-        if value < minimum:
-            raise ValidationError("Enter an amount above zero." if minimum else "The amount cannot be negative.")
-        if value > maximum:
-            raise ValidationError(f"At most {format_money(maximum, field.currency)}.")
-    return check
+    return money_amount(minimum, maximum)
 
 
 def tax_choices(settings):

@@ -3,10 +3,9 @@ from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ...forms import AppForm
+from ...forms import AppForm, MoneyField, money_amount
 from ...localtime import parse_local_date
 from ...models.pharmacy import ADJUST_REASONS, FORMS, UNITS
-from ...money import MoneyError, to_minor
 from ...services.pharmacy.stock import today as stock_today
 
 
@@ -32,23 +31,6 @@ def _whole(label, minimum=0, **kw):
         render_kw={"inputmode": "numeric", "autocomplete": "off"}, **kw)
 
 
-class MoneyField(StringField):
-    """An amount in major units ("2.50") read into integer minor units of `currency`."""
-
-    currency = "USD"
-
-    def minor(self):
-        return to_minor(self.data or "0", self.currency)
-
-
-def _check_money(form, field):
-    try:
-        if field.minor() < 0:
-            raise ValidationError("The amount cannot be negative.")
-    except MoneyError as exc:
-        raise ValidationError(str(exc)) from None
-
-
 class MedicineForm(AppForm):
     name = StringField("Name", filters=[_strip], validators=[DataRequired(message="Enter the medicine's name."),
                                                             Length(max=120)])
@@ -60,7 +42,7 @@ class MedicineForm(AppForm):
     dispensing_unit = SelectField("Dispensing unit", choices=[SelectChoice(u) for u in UNITS],
                                   description="What one unit of stock is: quantities are counted in it.")
     pack_size = _whole("Pack size", 1, description="Units in one pack, e.g. 21 capsules or 100 ml")
-    sale_price = MoneyField("Sale price per unit", validators=[_check_money], render_kw={"inputmode": "decimal"})
+    sale_price = MoneyField("Sale price per unit", validators=[money_amount(0)], render_kw={"inputmode": "decimal"})
     reorder_level = _whole("Reorder level", 0, description="Listed as low stock at or below this many units.")
 
     def values(self):
@@ -75,7 +57,7 @@ class ReceiveForm(AppForm):
         DataRequired(message="Enter the lot number."), Length(max=40, message="At most 40 characters.")])
     expiry = StringField("Expiry date", filters=[_strip], validators=[DataRequired(message="Enter the expiry date.")])
     quantity = _whole("Quantity received", 1)
-    unit_cost = MoneyField("Unit cost", validators=[_check_money], render_kw={"inputmode": "decimal"})
+    unit_cost = MoneyField("Unit cost", validators=[money_amount(0)], render_kw={"inputmode": "decimal"})
     supplier = StringField("Supplier", filters=[_strip], validators=[Optional(), Length(max=120)])
 
     def validate_expiry(self, field):
