@@ -105,7 +105,7 @@ def run_journey(browser, tenant, tenant_url, mail, run="a", others=()):
         desk.goto(tenant_url("/patients/"))
         names = desk.locator("#patient-results tbody tr[data-patient]").all_inner_texts()
         own = sub.replace("-", "").title()
-        assert names and all(f"Patient{own}" in n for n in names), names
+        assert names and all(own in n for n in names), names  # other journeys add patients of this clinic too
         for other in others:
             assert not any(other.replace("-", "").title() in n for n in names), names
     finally:

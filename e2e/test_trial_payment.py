@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 PASSWORD = "lapsed quartz meadow ferry 42"
-PRICE = "49.00 USD"
+PRICE = "$49.00"
 OFFSET_CACHE_SECONDS = 0.6  # OffsetClock re-reads the shared offset every 0.5 s in each process
 
 
