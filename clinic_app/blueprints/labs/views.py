@@ -117,54 +117,49 @@ def order_show(order_id):
     return _show(order)
 
 
+def _order_step(order_id, form_class, invalid, step, done, forbidden_page=False):
+    """A POST step on the order page: validate `form_class`, run `step(order, form)`, back to the order.
+    A refusal is shown on the order page; `forbidden_page`: NotAllowed answers the 403 page instead."""
+    order = _order(order_id)
+    form = form_class()
+    if not form.validate():
+        return _show(order, message=invalid, status=422)
+    try:
+        step(order, form)
+    except orders.NotAllowed as exc:
+        if forbidden_page:
+            abort(403, description=str(exc))
+        return _show(order, message=str(exc), status=exc.status)
+    except orders.LabError as exc:
+        return _show(order, message=str(exc), status=exc.status)
+    flash(done, "success")
+    return htmx_redirect(url_for("labs.order_show", order_id=order.pk))
+
+
 @bp.post("/orders/<order_id>/collect")
 @require_permission("lab_results", "update")
 def order_collect(order_id):
     """Record the specimen collection (who, when, specimen id)."""
-    order = _order(order_id)
-    form = CollectForm()
-    if not form.validate():
-        return _show(order, message="Check the specimen details.", status=422)
-    try:
-        orders.collect(order, _user(), form.label.data, form.note.data)
-    except orders.LabError as exc:
-        return _show(order, message=str(exc), status=exc.status)
-    flash("Specimen recorded.", "success")
-    return htmx_redirect(url_for("labs.order_show", order_id=order.pk))
+    return _order_step(order_id, CollectForm, "Check the specimen details.",
+                       lambda order, form: orders.collect(order, _user(), form.label.data, form.note.data),
+                       "Specimen recorded.")
 
 
 @bp.post("/orders/<order_id>/cancel")
 @require_permission("lab_results", "update")
 def order_cancel(order_id):
     """Cancel a waiting order, with a reason."""
-    order = _order(order_id)
-    form = CancelForm()
-    if not form.validate():
-        return _show(order, message="Give the reason for cancelling.", status=422)
-    try:
-        orders.cancel(order, _user(), form.reason.data)
-    except orders.LabError as exc:
-        return _show(order, message=str(exc), status=exc.status)
-    flash("Order cancelled.", "success")
-    return htmx_redirect(url_for("labs.order_show", order_id=order.pk))
+    return _order_step(order_id, CancelForm, "Give the reason for cancelling.",
+                       lambda order, form: orders.cancel(order, _user(), form.reason.data), "Order cancelled.")
 
 
 @bp.post("/orders/<order_id>/review")
 @require_permission("lab_results", "update")
 def order_review(order_id):
     """Mark the order's results reviewed (doctors), with an optional comment."""
-    order = _order(order_id)
-    form = ReviewForm()
-    if not form.validate():
-        return _show(order, message="The comment is too long.", status=422)
-    try:
-        results.review(order, _user(), form.comment.data)
-    except orders.NotAllowed as exc:
-        abort(403, description=str(exc))
-    except orders.LabError as exc:
-        return _show(order, message=str(exc), status=exc.status)
-    flash("Results reviewed.", "success")
-    return htmx_redirect(url_for("labs.order_show", order_id=order.pk))
+    return _order_step(order_id, ReviewForm, "The comment is too long.",
+                       lambda order, form: results.review(order, _user(), form.comment.data), "Results reviewed.",
+                       forbidden_page=True)
 
 
 @bp.route("/orders/<order_id>/results", methods=["GET", "POST"])
