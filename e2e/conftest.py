@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +30,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from clinic_app.dev import SYSTEM_CHROMIUM, Services, chromium_executable, free_port, wait_for_port
+from clinic_app.dev import Services, chromium_executable, free_port, wait_for_port
 
 E2E_DIR = Path(__file__).resolve().parent
 ROOT = E2E_DIR.parent
@@ -404,8 +405,7 @@ def playwright():
         yield p
 
 
-@pytest.fixture(scope="session")
-def browser(playwright):
+def launch_chromium(playwright, headless=True):
     """Chromium: E2E_CHROMIUM, else Playwright's own build if installed, else the system one
     (clinic_app.dev.chromium_executable; `make test` obtains one first, scripts/ensure_browser.py)."""
     kwargs = {}
@@ -415,10 +415,42 @@ def browser(playwright):
                     "(make test and make e2e run it), or set E2E_CHROMIUM.", returncode=3)
     if executable != playwright.chromium.executable_path:
         kwargs["executable_path"] = executable
-    headed = os.environ.get("E2E_HEADED", "") not in ("", "0")
-    browser = playwright.chromium.launch(headless=not headed, args=CHROMIUM_ARGS, **kwargs)
+    return playwright.chromium.launch(headless=headless, args=CHROMIUM_ARGS, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    browser = launch_chromium(playwright, headless=os.environ.get("E2E_HEADED", "") in ("", "0"))
     yield browser
     browser.close()
+
+
+def at_the_same_moment(e2e_env, journey, timeout=300):
+    """Run `journey(browser, clinic, others)` for the first two E2E_TENANTS at once, each in its own
+    thread with its own browser (`others`: the other clinic's subdomain); fail with every error."""
+    clinics = e2e_env["tenants"][:2]
+    if len(clinics) < 2:
+        pytest.skip("needs two E2E_TENANTS")
+    errors = []
+
+    def one(clinic):
+        try:
+            with sync_playwright() as p:
+                browser = launch_chromium(p)
+                try:
+                    journey(browser, clinic, [c.subdomain for c in clinics if c is not clinic])
+                finally:
+                    browser.close()
+        except BaseException as exc:  # reported by the main thread
+            errors.append((clinic.subdomain, exc))
+
+    threads = [threading.Thread(target=one, args=(c,)) for c in clinics]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    assert not any(t.is_alive() for t in threads), "a journey hung"
+    assert errors == [], errors
 
 
 def artifact_dir(item):

@@ -2,14 +2,11 @@
 patient and books an appointment; the doctor checks the patient in, records and signs
 a visit. Runs once per E2E tenant, and once for two clinics at the same moment against
 the same server (two threads, each with its own browser), checking no data crosses."""
-import os
 import re
-import threading
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from .conftest import ACTION_TIMEOUT_MS, CHROMIUM_ARGS, SYSTEM_CHROMIUM
+from .conftest import ACTION_TIMEOUT_MS, at_the_same_moment
 
 PASSWORD = "quiet harbour lamps at noon"
 
@@ -120,30 +117,6 @@ def test_front_desk_to_signed_visit(browser, tenant, tenant_url, mail, e2e_env):
 
 def test_two_clinics_at_the_same_moment(e2e_env, subdomain_url, mail):
     """Both clinics' journeys interleave on one server; neither sees the other's data."""
-    clinics = e2e_env["tenants"][:2]
-    if len(clinics) < 2:
-        pytest.skip("needs two E2E_TENANTS")
-    errors = []
-
-    def one(clinic):
-        try:
-            with sync_playwright() as p:
-                kwargs = {} if os.path.exists(p.chromium.executable_path) \
-                    else {"executable_path": SYSTEM_CHROMIUM}
-                browser = p.chromium.launch(headless=True, args=CHROMIUM_ARGS, **kwargs)
-                try:
-                    other = [c.subdomain for c in clinics if c is not clinic]
-                    run_journey(browser, clinic, lambda path="/": subdomain_url(clinic.subdomain, path), mail,
-                                run="b", others=other)
-                finally:
-                    browser.close()
-        except BaseException as exc:  # reported by the main thread
-            errors.append((clinic.subdomain, exc))
-
-    threads = [threading.Thread(target=one, args=(c,)) for c in clinics]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=240)
-    assert not any(t.is_alive() for t in threads), "a journey hung"
-    assert errors == [], errors
+    at_the_same_moment(e2e_env, lambda browser, clinic, others: run_journey(
+        browser, clinic, lambda path="/": subdomain_url(clinic.subdomain, path), mail, run="b", others=others),
+        timeout=240)

@@ -1,14 +1,11 @@
 """Journey: a doctor orders a panel from a visit; a nurse records the specimen and the results (one high,
 one critical); the doctor sees the critical result on the dashboard, reviews it, orders the test again and
 sees the trend chart. Once per E2E tenant, and for two clinics at the same moment (no data crossing)."""
-import os
 import re
-import threading
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from .conftest import ACTION_TIMEOUT_MS, CHROMIUM_ARGS, SYSTEM_CHROMIUM
+from .conftest import ACTION_TIMEOUT_MS, at_the_same_moment
 from .test_clinical_journey import _accept, _invite
 
 
@@ -139,28 +136,6 @@ def test_doctor_orders_nurse_results_doctor_reviews_and_sees_the_trend(browser, 
 
 def test_two_clinics_lab_journeys_at_the_same_moment(e2e_env, subdomain_url, mail):
     """Both clinics' lab journeys interleave on one server; neither sees the other's orders or results."""
-    clinics = e2e_env["tenants"][:2]
-    if len(clinics) < 2:
-        pytest.skip("needs two E2E_TENANTS")
-    errors = []
-
-    def one(clinic):
-        try:
-            with sync_playwright() as p:
-                kwargs = {} if os.path.exists(p.chromium.executable_path) else {"executable_path": SYSTEM_CHROMIUM}
-                browser = p.chromium.launch(headless=True, args=CHROMIUM_ARGS, **kwargs)
-                try:
-                    run_lab_journey(browser, clinic, lambda path="/": subdomain_url(clinic.subdomain, path), mail,
-                                    run="b", others=[c.subdomain for c in clinics if c is not clinic])
-                finally:
-                    browser.close()
-        except BaseException as exc:  # reported by the main thread
-            errors.append((clinic.subdomain, exc))
-
-    threads = [threading.Thread(target=one, args=(c,)) for c in clinics]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not any(t.is_alive() for t in threads), "a journey hung"
-    assert errors == [], errors
+    at_the_same_moment(e2e_env, lambda browser, clinic, others: run_lab_journey(
+        browser, clinic, lambda path="/": subdomain_url(clinic.subdomain, path), mail, run="b", others=others),
+        timeout=300)
