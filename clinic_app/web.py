@@ -1,4 +1,6 @@
-"""Response helpers shared by every blueprint: fragment-or-page, htmx redirects, canonical URLs."""
+"""Response helpers shared by every blueprint: fragment-or-page, htmx redirects, safe `next`, canonical URLs."""
+from urllib.parse import urlsplit
+
 from flask import current_app, make_response, redirect, render_template, request
 from jinja2_fragments.flask import render_block
 from markupsafe import escape
@@ -58,3 +60,13 @@ def plain_page(status, title, description):
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response
+
+
+def safe_next(target, prefix="/"):
+    """`target` when it is a path on this site under `prefix`; never an absolute or scheme-relative URL."""
+    if not isinstance(target, str) or not target.startswith(prefix):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target

@@ -5,22 +5,10 @@ how to start its session and where "home" is; this helper does the rest the
 same way for both: throttling (429 with the wait), one message for every
 failure, a safe `next` and Post/Redirect/Get.
 """
-from urllib.parse import urlsplit
-
 from flask import abort, redirect, request
 
 from ..services.auth import INVALID_LOGIN, SignInThrottled
-from ..web import htmx_redirect, render
-
-
-def safe_next(target, prefix="/"):
-    """`target` when it is a path on this site under `prefix`; never an absolute or scheme-relative URL."""
-    if not isinstance(target, str) or not target.startswith(prefix):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target
+from ..web import htmx_redirect, render, safe_next
 
 
 def login_page(form, *, signed_in, check, start, template, home, next_prefix="/", locked_hint="", **context):

@@ -14,7 +14,7 @@ from ...services import audit
 from ...services.labs import catalogue, flags, orders, results, trends
 from ...services.visits import ref_id
 from ...models.prefetch import prefetch
-from ...web import htmx_redirect, render
+from ...web import htmx_redirect, render, safe_next
 from ..common import get_or_404, page_number
 from .base import bp
 from .forms import AmendForm, CancelForm, CollectForm, EmptyForm, OrderForm, ReviewForm
@@ -268,13 +268,7 @@ def result_acknowledge(result_id):
         flash(str(exc), "warning")
     else:
         flash(f"Critical {result.name} acknowledged.", "success")
-    return htmx_redirect(request.form.get("next") if _safe_next() else
-                         url_for("labs.result_show", result_id=result.pk))
-
-
-def _safe_next():
-    target = request.form.get("next", "")
-    return target.startswith("/") and not target.startswith("//")
+    return htmx_redirect(safe_next(request.form.get("next")) or url_for("labs.result_show", result_id=result.pk))
 
 
 # -- per patient and per visit ----------------------------------------------------------------
