@@ -30,6 +30,11 @@ class AppForm(FlaskForm):
             return super().wrap_formdata(form, formdata)
 
 
+def strip_text(value):
+    """Field filter: surrounding white space off a typed string (other values as they are)."""
+    return value.strip() if isinstance(value, str) else value
+
+
 class MoneyField(StringField):
     """An amount typed in major units ("12.50") read into integer minor units of `currency` (the view sets
     it to the clinic's currency)."""

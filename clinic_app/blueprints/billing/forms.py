@@ -7,14 +7,10 @@ from wtforms import BooleanField, HiddenField, IntegerField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ...forms import AppForm, MoneyField, money_amount
+from ...forms import AppForm, MoneyField, money_amount, strip_text
 from ...models.invoicing import PAYMENT_METHODS, PRICE_KINDS
 from ...money import MoneyError, format_money, read_money
 from ...services.billing.totals import MAX_AMOUNT, TotalsError, parse_rate, rate_label
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
 
 def _amount(minimum, maximum=MAX_AMOUNT):
     return money_amount(minimum, maximum)
@@ -43,11 +39,11 @@ class LineForm(AppForm):
     """A hand-made line: a price list item (its name and price unless typed) or free text."""
 
     price_item_id = SelectField("From the price list", choices=[], validate_choice=False)
-    description = StringField("Description", filters=[_strip], validators=[Optional(), Length(max=250)])
+    description = StringField("Description", filters=[strip_text], validators=[Optional(), Length(max=250)])
     quantity = _whole("Quantity")
     unit_price = MoneyField("Unit price", validators=[Optional(), _amount(0)], render_kw={"inputmode": "decimal"})
     discount_kind = SelectField("Discount", choices=DISCOUNTS, default="")
-    discount_value = StringField("Discount amount or %", filters=[_strip], validators=[Optional()],
+    discount_value = StringField("Discount amount or %", filters=[strip_text], validators=[Optional()],
                                  render_kw={"inputmode": "decimal", "autocomplete": "off"})
     tax_rate = SelectField("Tax", choices=[], validate_choice=False)
 
@@ -120,7 +116,7 @@ class LineEditForm(LineForm):
     """Changing a draft line (sourced lines: discount and tax only; the view disables the rest)."""
 
     ITEM_RATE = None  # the line has its own rate, shown as chosen
-    description = StringField("Description", filters=[_strip], validators=[
+    description = StringField("Description", filters=[strip_text], validators=[
         DataRequired(message="Describe the line."), Length(max=250)])
 
     def validate_description(self, field):
@@ -132,7 +128,7 @@ class LineEditForm(LineForm):
 
 
 class ReasonForm(AppForm):
-    reason = TextAreaField("Reason", filters=[_strip], render_kw={"rows": 2}, validators=[
+    reason = TextAreaField("Reason", filters=[strip_text], render_kw={"rows": 2}, validators=[
         DataRequired(message="Give the reason."), Length(max=500)])
 
 
@@ -146,7 +142,7 @@ class PaymentForm(AppForm):
                         render_kw={"inputmode": "decimal", "autocomplete": "off"})
     method = SelectField("Method", choices=[SelectChoice(k, v) for k, v in PAYMENT_METHODS.items()],
                          invalid_choice_message="Choose how it was paid.")
-    reference = StringField("Reference", filters=[_strip], validators=[Optional(), Length(max=120)],
+    reference = StringField("Reference", filters=[strip_text], validators=[Optional(), Length(max=120)],
                             description="Card slip, transfer reference, receipt book number")
 
 
@@ -170,9 +166,9 @@ class EmptyForm(AppForm):
 
 
 class PriceItemForm(AppForm):
-    code = StringField("Code", filters=[_strip], validators=[DataRequired(message="Enter a short code, e.g. CONS."),
+    code = StringField("Code", filters=[strip_text], validators=[DataRequired(message="Enter a short code, e.g. CONS."),
                                                             Length(max=30)])
-    name = StringField("Name", filters=[_strip], validators=[DataRequired(message="Enter the name."),
+    name = StringField("Name", filters=[strip_text], validators=[DataRequired(message="Enter the name."),
                                                             Length(max=120)])
     kind = SelectField("Kind", choices=[SelectChoice(k, v) for k, v in PRICE_KINDS.items()])
     price = MoneyField("Price", validators=[DataRequired(message="Enter the price."), _amount(0)],

@@ -3,7 +3,7 @@ from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ...forms import AppForm, MoneyField, money_amount
+from ...forms import AppForm, MoneyField, money_amount, strip_text
 from ...localtime import parse_local_date
 from ...models.pharmacy import ADJUST_REASONS, FORMS, UNITS
 from ...services.pharmacy.stock import today as stock_today
@@ -12,10 +12,6 @@ from ...services.pharmacy.stock import today as stock_today
 MAX_UNITS = 10_000_000
 # Medicines rarely keep more than five years; ten catches a mistyped year (2205 for 2025) without refusing real stock.
 MAX_SHELF_YEARS = 10
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 def _parsed(form, field):
@@ -32,12 +28,12 @@ def _whole(label, minimum=0, **kw):
 
 
 class MedicineForm(AppForm):
-    name = StringField("Name", filters=[_strip], validators=[DataRequired(message="Enter the medicine's name."),
+    name = StringField("Name", filters=[strip_text], validators=[DataRequired(message="Enter the medicine's name."),
                                                             Length(max=120)])
-    generic_name = StringField("Generic name", filters=[_strip], validators=[Optional(), Length(max=120)],
+    generic_name = StringField("Generic name", filters=[strip_text], validators=[Optional(), Length(max=120)],
                                description="The active ingredient, e.g. amoxicillin: used by the allergy check.")
     form = SelectField("Form", choices=[SelectChoice(f, f.capitalize()) for f in FORMS])
-    strength = StringField("Strength", filters=[_strip], validators=[Optional(), Length(max=60)],
+    strength = StringField("Strength", filters=[strip_text], validators=[Optional(), Length(max=60)],
                            description="e.g. 500 mg, 125 mg/5 ml")
     dispensing_unit = SelectField("Dispensing unit", choices=[SelectChoice(u) for u in UNITS],
                                   description="What one unit of stock is: quantities are counted in it.")
@@ -53,12 +49,12 @@ class MedicineForm(AppForm):
 
 
 class ReceiveForm(AppForm):
-    lot = StringField("Lot number", filters=[_strip], validators=[
+    lot = StringField("Lot number", filters=[strip_text], validators=[
         DataRequired(message="Enter the lot number."), Length(max=40, message="At most 40 characters.")])
-    expiry = StringField("Expiry date", filters=[_strip], validators=[DataRequired(message="Enter the expiry date.")])
+    expiry = StringField("Expiry date", filters=[strip_text], validators=[DataRequired(message="Enter the expiry date.")])
     quantity = _whole("Quantity received", 1)
     unit_cost = MoneyField("Unit cost", validators=[money_amount(0)], render_kw={"inputmode": "decimal"})
-    supplier = StringField("Supplier", filters=[_strip], validators=[Optional(), Length(max=120)])
+    supplier = StringField("Supplier", filters=[strip_text], validators=[Optional(), Length(max=120)])
 
     def validate_expiry(self, field):
         self.expiry_date = parse_local_date(field.data)
@@ -76,7 +72,7 @@ class AdjustForm(AppForm):
                                                SelectChoice("add", "Add units")])
     quantity = _whole("Quantity", 1)
     reason = SelectField("Reason", choices=[SelectChoice(k, v) for k, v in ADJUST_REASONS.items()])
-    note = TextAreaField("Note", filters=[_strip], validators=[Optional(), Length(max=300)],
+    note = TextAreaField("Note", filters=[strip_text], validators=[Optional(), Length(max=300)],
                          render_kw={"rows": 2}, description="Required when the reason is “other”.")
 
     def validate_note(self, field):

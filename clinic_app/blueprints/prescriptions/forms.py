@@ -5,14 +5,10 @@ from wtforms import BooleanField, FieldList, FloatField, Form, FormField, Intege
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, DataRequired, InputRequired, Length, NumberRange, Optional
 
-from ...forms import AppForm
+from ...forms import AppForm, strip_text
 from ...services.pharmacy.prescribing import DOSE_UNITS, FREQUENCIES, ROUTES
 
 MAX_LINES = 10
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 def _parsed(form, field):
@@ -29,7 +25,7 @@ def _int(label, low, high, **kw):
 
 class LineForm(Form):
     medicine_id = SelectField("Medicine", choices=[], validate_choice=False)
-    free_text = StringField("…or write one in (outside pharmacy)", filters=[_strip],
+    free_text = StringField("…or write one in (outside pharmacy)", filters=[strip_text],
                             validators=[Optional(), Length(max=250)])
     dose = FloatField("Dose", invalid_value_message="Enter a number, e.g. 1 or 2.5.",
                       validators=[Optional(), _parsed, NumberRange(min=0.001, max=10000, message="Enter a dose from 0.001 to 10,000.")],
@@ -42,7 +38,7 @@ class LineForm(Form):
     duration_days = _int("Duration (days)", 1, 365)
     quantity = _int("Quantity", 0, 100000)
     refills = _int("Refills", 0, 12)
-    instructions = StringField("Instructions to the patient", filters=[_strip], validators=[Optional(), Length(max=500)])
+    instructions = StringField("Instructions to the patient", filters=[strip_text], validators=[Optional(), Length(max=500)])
 
     def values(self):
         return {k: self[k].data if self[k].data != "" else None for k in (
@@ -56,7 +52,7 @@ class LineForm(Form):
 class PrescriptionForm(AppForm):
     lines = FieldList(FormField(LineForm), min_entries=1, max_entries=MAX_LINES)
     confirm_duplicates = BooleanField("I know: prescribe it anyway")
-    amendment_reason = TextAreaField("Reason for adding this to the signed visit", filters=[_strip],
+    amendment_reason = TextAreaField("Reason for adding this to the signed visit", filters=[strip_text],
                                      validators=[Optional(), Length(max=500)], render_kw={"rows": 2})
 
     def set_medicines(self, medicines):
@@ -69,7 +65,7 @@ class PrescriptionForm(AppForm):
 
 
 class CancelForm(AppForm):
-    reason = TextAreaField("Reason", filters=[_strip], validators=[
+    reason = TextAreaField("Reason", filters=[strip_text], validators=[
         DataRequired(message="Give the reason."), Length(max=500)], render_kw={"rows": 2})
 
 

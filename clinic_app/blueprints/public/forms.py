@@ -6,17 +6,13 @@ answers for the final check (`recheck()`): the same rules, twice.
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, Length, ValidationError
 
-from ...forms import AppForm
+from ...forms import AppForm, strip_text
 from ...localtime import canonical_zones, timezone_choices
 from ...models.settings import CURRENCIES, DATE_FORMATS
 from ...services.onboarding import password_inputs, subdomain_problem
 from ...services.passwords import password_problem
 
 _EXAMPLE_DATE = "31/12/2026"
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 def _lower(value):
@@ -57,11 +53,11 @@ class WizardForm(AppForm):
 
 
 class ClinicForm(WizardForm):
-    name = StringField("Clinic name", filters=[_strip], validators=[
+    name = StringField("Clinic name", filters=[strip_text], validators=[
         DataRequired(message="Enter your clinic's name."),
         Length(max=120, message="Use at most 120 characters."),
     ], render_kw={"autocomplete": "organization"})
-    subdomain = StringField("Address", filters=[_strip], render_kw={
+    subdomain = StringField("Address", filters=[strip_text], render_kw={
         "autocomplete": "off", "autocapitalize": "none", "spellcheck": "false",
     })
 
@@ -72,11 +68,11 @@ class ClinicForm(WizardForm):
 
 
 class AdminForm(WizardForm):
-    admin_name = StringField("Your name", filters=[_strip], validators=[
+    admin_name = StringField("Your name", filters=[strip_text], validators=[
         DataRequired(message="Enter your name."),
         Length(max=120, message="Use at most 120 characters."),
     ], render_kw={"autocomplete": "name"})
-    admin_email = EmailField("Your email", filters=[_strip, _lower], validators=[
+    admin_email = EmailField("Your email", filters=[strip_text, _lower], validators=[
         DataRequired(message="Enter your email address."),
         Length(max=320, message="Use at most 320 characters."),
         Email(message="Enter a valid email address, like name@example.com."),

@@ -2,18 +2,14 @@ from wtforms import IntegerField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
-from ...forms import AppForm
+from ...forms import AppForm, strip_text
 from ...services.roles import PERMISSION_KEYS, role_name_taken
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 class RoleForm(AppForm):
     """A role: name (custom roles only), level, and the permission matrix as "resource:action" keys."""
 
-    name = StringField("Name", filters=[_strip], validators=[
+    name = StringField("Name", filters=[strip_text], validators=[
         DataRequired(message="Enter a name for the role."), Length(max=60, message="Use at most 60 characters.")])
     level = IntegerField(
         "Level (optional)", invalid_value_message="Enter the level as a whole number from 0 to 100.",

@@ -6,7 +6,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ...forms import AppForm
+from ...forms import AppForm, strip_text
 from ...localtime import clinic_settings, is_offered_zone, timezone_choices
 from ...models.settings import CURRENCIES, DATE_FORMATS, PREFIX
 from ...services.billing.totals import TotalsError, parse_rate, rate_label
@@ -17,16 +17,12 @@ _HHMM = r"^(?:[01]\d|2[0-3]):[0-5]\d$"
 _DAYS = [(1, "Mon"), (2, "Tue"), (3, "Wed"), (4, "Thu"), (5, "Fri"), (6, "Sat"), (7, "Sun")]
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 def _upper(value):
     return value.upper() if isinstance(value, str) else value
 
 
 class SettingsForm(AppForm):
-    clinic_name = StringField("Clinic name", filters=[_strip], validators=[
+    clinic_name = StringField("Clinic name", filters=[strip_text], validators=[
         DataRequired(message="Enter the clinic's name."), Length(max=120, message="Use at most 120 characters.")])
     # Canonical zones by region; static/js/app.js preselects the browser's zone when it is empty.
     timezone = SelectField("Time zone", validate_choice=False, render_kw={"data-browser-zone": ""})
@@ -49,31 +45,31 @@ class SettingsForm(AppForm):
         "Pharmacy: list stock expiring within (days)", filters=[lambda v: 90 if v is None else v],
         invalid_value_message="Enter the days as a whole number, e.g. 90.",
         validators=[NumberRange(min=1, max=730, message="Enter a number of days from 1 to 730.")])
-    work_day_start = StringField("Opens at", filters=[_strip], validators=[
+    work_day_start = StringField("Opens at", filters=[strip_text], validators=[
         Regexp(_HHMM, message="Enter a time as HH:MM, e.g. 08:00.")])
-    work_day_end = StringField("Closes at", filters=[_strip], validators=[
+    work_day_end = StringField("Closes at", filters=[strip_text], validators=[
         Regexp(_HHMM, message="Enter a time as HH:MM, e.g. 18:00.")])
     working_days = SelectMultipleField("Open on", coerce=int, choices=[SelectChoice(i, d) for i, d in _DAYS],
                                        widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
-    reminder_hours = StringField("Remind patients (hours before)", filters=[_strip],
+    reminder_hours = StringField("Remind patients (hours before)", filters=[strip_text],
                                  description="Up to 4, separated by commas, e.g. 24, 2")
-    quiet_start = StringField("No reminders from", filters=[_strip], validators=[
+    quiet_start = StringField("No reminders from", filters=[strip_text], validators=[
         Regexp(_HHMM, message="Enter a time as HH:MM, e.g. 21:00.")])
-    quiet_end = StringField("until", filters=[_strip], validators=[
+    quiet_end = StringField("until", filters=[strip_text], validators=[
         Regexp(_HHMM, message="Enter a time as HH:MM, e.g. 08:00.")])
     # Printed on invoices, receipts and prescriptions; billing's number series, taxes and footer.
-    address = TextAreaField("Clinic address", filters=[_strip], validators=[Length(max=400)], render_kw={"rows": 2})
-    phone = StringField("Clinic phone", filters=[_strip], validators=[Length(max=40)])
-    invoice_prefix = StringField("Invoice number prefix", filters=[_strip, _upper], validators=[
+    address = TextAreaField("Clinic address", filters=[strip_text], validators=[Length(max=400)], render_kw={"rows": 2})
+    phone = StringField("Clinic phone", filters=[strip_text], validators=[Length(max=40)])
+    invoice_prefix = StringField("Invoice number prefix", filters=[strip_text, _upper], validators=[
         Optional(), Regexp(PREFIX, message="Use 1 to 10 letters or digits, e.g. INV.")])
-    credit_note_prefix = StringField("Credit note prefix", filters=[_strip, _upper], validators=[
+    credit_note_prefix = StringField("Credit note prefix", filters=[strip_text, _upper], validators=[
         Optional(), Regexp(PREFIX, message="Use 1 to 10 letters or digits, e.g. CN.")])
     invoice_yearly_reset = BooleanField("Restart invoice and credit note numbers every year (clinic time)")
     tax_rates = TextAreaField("Tax rates", render_kw={"rows": 3},
                               description="One per line: a name and a percentage, e.g. “VAT 20” or “Sales tax 8.25”")
-    default_tax_rate = StringField("Default tax rate (%)", filters=[_strip],
+    default_tax_rate = StringField("Default tax rate (%)", filters=[strip_text],
                                    description="For new price list items; 0 or one of the rates above")
-    invoice_footer = TextAreaField("Invoice footer", filters=[_strip], validators=[Length(max=1000)],
+    invoice_footer = TextAreaField("Invoice footer", filters=[strip_text], validators=[Length(max=1000)],
                                    render_kw={"rows": 3}, description="Tax id, bank details, payment terms")
 
     def __init__(self, *args, obj=None, **kwargs):

@@ -2,13 +2,9 @@ from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from ...forms import AppForm
+from ...forms import AppForm, strip_text
 from ...models import User
 from ...services.staff import roles_by_level
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 def _role_choices():
@@ -16,10 +12,10 @@ def _role_choices():
 
 
 class InviteForm(AppForm):
-    email = EmailField("Email", filters=[_strip], validators=[
+    email = EmailField("Email", filters=[strip_text], validators=[
         DataRequired(message="Enter their email address."), Email(message="Enter a valid email address."),
         Length(max=320, message="Use at most 320 characters.")])
-    name = StringField("Name (optional)", filters=[_strip], validators=[
+    name = StringField("Name (optional)", filters=[strip_text], validators=[
         Optional(), Length(max=120, message="Use at most 120 characters.")])
     role = SelectField("Role", validators=[DataRequired(message="Choose a role.")],
                        invalid_choice_message="Choose a role from the list.")
