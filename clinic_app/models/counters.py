@@ -1,4 +1,6 @@
-"""Per-clinic sequences (record numbers, invoice numbers) via find_one_and_update."""
+"""Per-clinic sequences in one collection. `Counter.next` serves numbers that must be unique but may skip
+(patient and lab order record numbers); the gap-free invoice and credit-note series take their number
+from the same collection inside the finalising transaction instead (services/billing/numbering.py)."""
 from mongoengine import IntField, StringField
 
 from ..tenancy import TenantDocument
