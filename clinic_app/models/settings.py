@@ -76,7 +76,7 @@ class Settings(TenantDocument):
 
         One atomic upsert ($setOnInsert of every default), so two first requests at once
         both get the same document; should both still insert (a server that does not
-        retry an upsert on the unique tenant index), the loser reads the winner's.
+        retry an upsert on the unique tenant index) or get no document back, they read the winner's.
         """
         found = cls.objects.first()
         if found is not None:
@@ -85,9 +85,11 @@ class Settings(TenantDocument):
         defaults.pop("_id", None)
         defaults.pop("tenantId", None)  # comes from the scoped filter
         try:
-            return cls.objects.modify(upsert=True, new=True, __raw__={"$setOnInsert": defaults})
+            made = cls.objects.modify(upsert=True, new=True, __raw__={"$setOnInsert": defaults})
         except NotUniqueError:
-            return cls.objects.get()
+            made = None
+        # SecantusDB can answer a racing upsert with no document (as for Counter.next): it exists, read it.
+        return made if made is not None else cls.objects.get()
 
     def tax_names(self):
         """{rate in basis points: name} of the clinic's tax rates."""
