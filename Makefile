@@ -24,15 +24,18 @@ run: $(STAMP)
 # Unit/integration tests run on up to 4 cores (each xdist worker starts its own
 # throw-away services); the browser journeys run after them, in one stack.
 # ensure_browser finds or installs Chromium first (or stops with what to run); lint-imports
-# checks the layer contracts in pyproject.toml (under a second) before any test starts.
+# checks the layer contracts in pyproject.toml and ruff the pyflakes/bugbear rules (both under a
+# second) before any test starts.
 test: $(STAMP)
 	@$(BIN)/python scripts/ensure_browser.py
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/ruff check --quiet
 	$(BIN)/python -m pytest tests -n auto --maxprocesses 4
 	$(BIN)/python -m pytest e2e
 
 unit: $(STAMP)
 	$(BIN)/lint-imports --no-logo
+	$(BIN)/ruff check --quiet
 	$(BIN)/python -m pytest tests -n auto --maxprocesses 4
 
 e2e: $(STAMP)

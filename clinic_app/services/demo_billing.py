@@ -133,7 +133,7 @@ def seed(tenant, rng, now):
 
     voided = final[len(final) // 2] if len(final) > 6 else None
     credited = final[len(final) // 3] if len(final) > 6 else None
-    for n, inv in enumerate(final):
+    for inv in final:
         at = inv.issued_at + timedelta(minutes=3)
         if inv is voided:
             inv.status, inv.voided_at, inv.voided_by = "void", at, clerk_name
