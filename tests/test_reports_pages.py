@@ -1,5 +1,6 @@
 """Report pages and CSV downloads: filters in the clinic's zone, CSV format and formula neutralisation,
 streaming, access (Admin, Accountant) and clinics kept apart."""
+import codecs
 import csv
 import io
 from datetime import date
@@ -57,7 +58,8 @@ def test_accountant_reads_reports_and_downloads_csv(client, clinic_a, login_as, 
     response = client.get("/reports/outstanding.csv?from=2026-03-01&to=2026-03-02", tenant=clinic_a)
     assert response.status_code == 200 and response.mimetype == "text/csv" and response.is_streamed
     assert "attachment" in response.headers["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert response.get_data().startswith(codecs.BOM_UTF8)  # so Excel reads it as UTF-8
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert rows[0][:3] == ["Invoice", "Issued", "Patient"]
     assert rows[1][:4] == ["INV-2026-000001", "2026-03-02", "'=Evil @Name", "P000001"]
     assert rows[1][6] == "100.00" and rows[-1][0] == "Total"

@@ -83,6 +83,13 @@ def download(name):
     start, end, options = report_args(name)
     report = reports.run(name, start, end, stream=True, **options)
     filename = f"{name}_{start.isoformat()}_{end.isoformat()}.csv"
-    return Response(stream_with_context(csv_lines(report)), mimetype="text/csv",
+    return Response(stream_with_context(_with_bom(csv_lines(report))), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'},
                     content_type="text/csv; charset=utf-8")
+
+
+def _with_bom(lines):
+    """UTF-8's byte-order mark first: without it Excel reads the file as the PC's code page, and
+    "Müller" or "€" arrive garbled; LibreOffice, Numbers and csv readers (encoding utf-8-sig) skip it."""
+    yield "\ufeff"
+    yield from lines
