@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import policy
 from email.parser import BytesParser
@@ -31,6 +32,8 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from clinic_app.dev import Services, chromium_executable, free_port, wait_for_port
+
+from . import steps
 
 E2E_DIR = Path(__file__).resolve().parent
 ROOT = E2E_DIR.parent
@@ -348,16 +351,11 @@ def apex_url(e2e_env):
 
 
 @pytest.fixture
-def sign_in(page, tenant):
+def sign_in(page, tenant, tenant_url):
     """sign_in(email=None, password=None): sign `page` in to the clinic (default: its Admin)."""
 
     def sign_in(email=None, password=None):
-        page.goto("/login")
-        page.get_by_label("Email", exact=True).fill(email or tenant.admin_email)
-        page.get_by_label("Password", exact=True).fill(password or tenant.admin_password)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page).not_to_have_url(re.compile(r"/login"))
-        return page
+        return steps.sign_in(page, tenant_url, email or tenant.admin_email, password or tenant.admin_password)
 
     return sign_in
 
@@ -451,6 +449,81 @@ def at_the_same_moment(e2e_env, journey, timeout=300):
         t.join(timeout=timeout)
     assert not any(t.is_alive() for t in threads), "a journey hung"
     assert errors == [], errors
+
+
+@contextmanager
+def browser_contexts(browser):
+    """`with browser_contexts(browser) as new_page:` each `new_page()` is a page in a fresh context of
+    its own (no shared cookies), with the journeys' action timeout; all are closed on the way out."""
+    opened = []
+
+    def new_page():
+        ctx = browser.new_context()
+        ctx.set_default_timeout(ACTION_TIMEOUT_MS)
+        opened.append(ctx)
+        return ctx.new_page()
+
+    try:
+        yield new_page
+    finally:
+        for ctx in opened:
+            ctx.close()
+
+
+@dataclass(frozen=True)
+class JourneyRun:
+    """One clinic's run of a whole-clinic journey. Its Admin is signed in on `admin`; `new_page()` gives
+    another person a browser context of their own; `name` ("a" alone, "b" side by side) keeps repeated
+    runs' people apart; `others` are the other clinics' subdomains (to check no data crosses)."""
+
+    clinic: Clinic
+    url: object  # url("/login") -> http://<clinic>.localhost:<port>/login
+    mail: Mail
+    name: str
+    others: list
+    new_page: object
+    admin: object
+
+    @property
+    def marker(self):
+        """What this run's people and records carry in their names, e.g. "Clinic1A"."""
+        return steps.marker_of(self.clinic.subdomain, self.name)
+
+    def hire(self, who, role, first_name):
+        """The Admin invites <who>-<run>@<clinic>.example.com as `role`; they join as "<first_name> <marker>"
+        and their page is returned."""
+        email = f"{who}-{self.name}@{self.clinic.subdomain}.example.com"
+        return steps.join_staff(self.admin, self.url, self.mail, self.new_page, email, role,
+                                f"{first_name} {self.marker}")
+
+
+class Journeys:
+    """Runs a whole-clinic journey, `journey(run)` with a JourneyRun, for one clinic or for two at once."""
+
+    def __init__(self, e2e_env, subdomain_url, mail):
+        self.e2e_env, self.subdomain_url, self.mail = e2e_env, subdomain_url, mail
+
+    def _run(self, journey, browser, clinic, name, others):
+        url = lambda path="/": self.subdomain_url(clinic.subdomain, path)  # noqa: E731
+        with browser_contexts(browser) as new_page:
+            admin = steps.sign_in(new_page(), url, clinic.admin_email, clinic.admin_password)
+            journey(JourneyRun(clinic, url, self.mail, name, list(others), new_page, admin))
+
+    def alone(self, journey, browser, clinic):
+        """The journey for `clinic` on its own (run "a")."""
+        others = [c.subdomain for c in self.e2e_env["tenants"] if c.subdomain != clinic.subdomain]
+        self._run(journey, browser, clinic, "a", others)
+
+    def together(self, journey, timeout):
+        """The journey for the first two clinics at the same moment (run "b"; see at_the_same_moment)."""
+        at_the_same_moment(self.e2e_env, lambda browser, clinic, others: self._run(
+            journey, browser, clinic, "b", others), timeout=timeout)
+
+
+@pytest.fixture
+def journeys(e2e_env, subdomain_url, mail):
+    """journeys.alone(journey, browser, tenant) / journeys.together(journey, timeout=...): see Journeys."""
+    return Journeys(e2e_env, subdomain_url, mail)
 
 
 def artifact_dir(item):

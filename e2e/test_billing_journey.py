@@ -6,11 +6,9 @@ from datetime import date, timedelta
 
 from playwright.sync_api import expect
 
-from .test_clinical_journey import _accept, _invite
-
-
-def _marker(tenant):
-    return tenant.subdomain.replace("-", "").title()
+from .conftest import browser_contexts
+from .steps import (add_medicine, dispense_from_queue, join_staff, marker_of, order_lab_test, prescribe,
+                    receive_stock, register_patient, start_visit)
 
 
 def _clinical_part(page, tenant_url, marker):
@@ -25,66 +23,31 @@ def _clinical_part(page, tenant_url, marker):
     page.get_by_role("button", name="Save").click()
     expect(page.locator("tr[data-code=CONS]")).to_contain_text("$40.00")
     drug = f"Billamox{marker}"  # not the pharmacy journey's name: both run against the same clinics
-    page.goto(tenant_url("/inventory/medicines/new"))
-    page.get_by_label("Name", exact=True).fill(drug)
-    page.get_by_label("Generic name").fill("amoxicillin")
-    page.get_by_label("Form").select_option("capsule")
-    page.get_by_label("Strength").fill("500 mg")
-    page.get_by_label("Dispensing unit").select_option("capsule")
-    page.get_by_label("Pack size").fill("21")
-    page.get_by_label("Sale price per unit").fill("0.30")
-    page.get_by_label("Reorder level").fill("5")
-    page.get_by_role("button", name="Add the medicine").click()
-    expect(page.locator("h1")).to_contain_text(drug)
-    page.locator("#receive-stock").click()
-    page.get_by_label("Lot number").fill(f"LOT-{marker}")
-    page.get_by_label("Expiry date").fill((date.today() + timedelta(days=700)).isoformat())
-    page.get_by_label("Quantity received").fill("50")
-    page.get_by_label("Unit cost").fill("0.10")
-    page.get_by_role("button", name="Receive").click()
-    expect(page.locator(f"#batches tr[data-lot='LOT-{marker}']")).to_be_visible()
-    page.goto(tenant_url("/patients/new"))
-    page.get_by_label("First name").fill("Rosa")
-    page.get_by_label("Last name").fill(f"Billing{marker}")
-    page.get_by_label("Email").fill(f"rosa.{marker.lower()}@example.com")
-    page.get_by_role("button", name="Register").click()
-    expect(page.locator("h1")).to_contain_text(f"Billing{marker}")
-    page.locator("#start-visit").click()
-    expect(page).to_have_url(re.compile(r"/visits/[0-9a-f]{24}/edit"))
-    visit_url = page.url.replace("/edit", "")
+    medicine_url = add_medicine(page, tenant_url, drug, generic_name="amoxicillin", form="capsule", strength="500 mg",
+                                dispensing_unit="capsule", pack_size="21", sale_price="0.30", reorder_level="5")
+    receive_stock(page, medicine_url, f"LOT-{marker}", date.today() + timedelta(days=700), "50", unit_cost="0.10")
+    register_patient(page, tenant_url, "Rosa", f"Billing{marker}", email=f"rosa.{marker.lower()}@example.com")
+    visit_url = start_visit(page)
     page.goto(visit_url)
-    page.locator("#prescribe").click()
-    line = page.locator("fieldset[data-line='1']")
-    line.get_by_label("Medicine").select_option(label=f"{drug} 500 mg capsule")
-    line.get_by_label("Dose", exact=True).fill("1")
-    line.get_by_label("Dose unit").select_option("capsule")
-    line.get_by_label("Route").select_option("by mouth")
-    line.get_by_label("Frequency").select_option("TDS")
-    line.get_by_label("Duration (days)").fill("5")
-    page.get_by_role("button", name="Issue the prescription").click()
+    prescribe(page, f"{drug} 500 mg capsule", dose="1", dose_unit="capsule", route="by mouth", frequency="TDS",
+              days="5")
     expect(page.locator("#rx-status")).to_have_attribute("data-status", "issued")
-    page.goto(tenant_url("/prescriptions/queue"))
-    page.locator("#queue-results tr", has_text=f"Billing{marker}").locator("a").first.click()
-    page.get_by_role("button", name="Dispense line 1").click()
+    dispense_from_queue(page, tenant_url, f"Billing{marker}")
     expect(page.locator("#dispense-panel")).to_have_attribute("data-status", "dispensed")
     page.goto(visit_url)
-    page.locator("#order-labs").click()
-    page.locator("input[data-test=K]").check()
-    page.get_by_role("button", name="Place order").click()
-    expect(page).to_have_url(re.compile(r"/lab/orders/[0-9a-f]{24}$"))
+    order_lab_test(page, "K")
 
 
 def test_receptionist_bills_the_visit_and_the_accountant_sees_the_day(browser, tenant, tenant_url, mail, e2e_env,
                                                                        sign_in, page):
-    marker = _marker(tenant)
     sub = tenant.subdomain
+    marker = marker_of(sub)
     sign_in()
     _clinical_part(page, tenant_url, marker)
-    _invite(page, tenant_url, f"desk@{sub}.example.com", "Receptionist")
-    _invite(page, tenant_url, f"books@{sub}.example.com", "Accountant")
-    desk_ctx, desk = _accept(browser, mail, f"desk@{sub}.example.com", f"Desk {marker}")
-    books_ctx, books = _accept(browser, mail, f"books@{sub}.example.com", f"Books {marker}")
-    try:
+    with browser_contexts(browser) as new_page:
+        desk = join_staff(page, tenant_url, mail, new_page, f"desk@{sub}.example.com", "Receptionist", f"Desk {marker}")
+        books = join_staff(page, tenant_url, mail, new_page, f"books@{sub}.example.com", "Accountant",
+                           f"Books {marker}")
         # The receptionist finds the patient and bills the visit: consultation, medicine and lab test.
         desk.goto(tenant_url("/invoices/new"))
         desk.locator("#patient-q").fill(f"Billing{marker}")
@@ -156,7 +119,4 @@ def test_receptionist_bills_the_visit_and_the_accountant_sees_the_day(browser, t
         assert f"Billing{marker}" in listed
         for other in e2e_env["tenants"]:
             if other.subdomain != sub:
-                assert f"Billing{_marker(other)}" not in listed
-    finally:
-        desk_ctx.close()
-        books_ctx.close()
+                assert f"Billing{marker_of(other.subdomain)}" not in listed

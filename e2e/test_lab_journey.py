@@ -5,20 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .conftest import ACTION_TIMEOUT_MS, at_the_same_moment
-from .test_clinical_journey import _accept, _invite
-
-
-def _admin(browser, tenant, tenant_url):
-    ctx = browser.new_context(base_url=tenant_url("/"))
-    ctx.set_default_timeout(ACTION_TIMEOUT_MS)
-    page = ctx.new_page()
-    page.goto("/login")
-    page.get_by_label("Email", exact=True).fill(tenant.admin_email)
-    page.get_by_label("Password", exact=True).fill(tenant.admin_password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).not_to_have_url(re.compile(r"/login"))
-    return ctx, page
+from .steps import marker_of, order_lab_test, register_patient, start_visit
 
 
 def _results(page, values):
@@ -38,104 +25,84 @@ def _collect(page, order_url, label):
     expect(page.locator("#results-form")).to_be_visible()
 
 
-def run_lab_journey(browser, tenant, tenant_url, mail, run="a", others=()):
-    sub = tenant.subdomain
-    marker = f"{sub.replace('-', '').title()}{run.upper()}"
-    admin_ctx, admin = _admin(browser, tenant, tenant_url)
-    _invite(admin, tenant_url, f"labdoc-{run}@{sub}.example.com", "Doctor")
-    _invite(admin, tenant_url, f"labnurse-{run}@{sub}.example.com", "Nurse")
-    doc_ctx, doc = _accept(browser, mail, f"labdoc-{run}@{sub}.example.com", f"Lina {marker}")
-    nurse_ctx, nurse = _accept(browser, mail, f"labnurse-{run}@{sub}.example.com", f"Noor {marker}")
-    try:
-        # The doctor registers the patient, starts a visit and orders the basic metabolic panel from it.
-        doc.goto(tenant_url("/patients/new"))
-        doc.get_by_label("First name").fill("Rosa")
-        doc.get_by_label("Last name").fill(f"Lab{marker}")
-        doc.get_by_label("Date of birth").fill("1970-02-11")
-        doc.get_by_label("Sex").select_option("female")
-        doc.get_by_role("button", name="Register").click()
-        expect(doc.locator("h1")).to_contain_text(f"Lab{marker}")
-        patient_url = doc.url
-        doc.locator("#start-visit").click()
-        expect(doc).to_have_url(re.compile(r"/visits/[0-9a-f]{24}/edit"))
-        doc.goto(doc.url.rsplit("/edit", 1)[0])
-        doc.locator("#order-labs").click()
-        doc.locator("input[data-panel='Basic metabolic panel']").check()
-        doc.get_by_label("Priority").select_option("urgent")
-        doc.get_by_label("Clinical note").fill("Weakness, on spironolactone.")
-        doc.get_by_role("button", name="Place order").click()
-        expect(doc.locator("#order-card")).to_have_attribute("data-status", "ordered")
-        order_url = doc.url
-        number = doc.locator("h1").inner_text().split()[2]
+def run_lab_journey(run):
+    """The lab journey for one clinic (`run`: a JourneyRun)."""
+    sub, marker, tenant_url = run.clinic.subdomain, run.marker, run.url
+    doc = run.hire("labdoc", "Doctor", "Lina")
+    nurse = run.hire("labnurse", "Nurse", "Noor")
+    # The doctor registers the patient, starts a visit and orders the basic metabolic panel from it.
+    patient_url = register_patient(doc, tenant_url, "Rosa", f"Lab{marker}", date_of_birth="1970-02-11",
+                                   sex="female")
+    doc.goto(start_visit(doc))
+    doc.locator("#order-labs").click()
+    doc.locator("input[data-panel='Basic metabolic panel']").check()
+    doc.get_by_label("Priority").select_option("urgent")
+    doc.get_by_label("Clinical note").fill("Weakness, on spironolactone.")
+    doc.get_by_role("button", name="Place order").click()
+    expect(doc.locator("#order-card")).to_have_attribute("data-status", "ordered")
+    order_url = doc.url
+    number = doc.locator("h1").inner_text().split()[2]
 
-        # The nurse finds it among the outstanding orders (this clinic's only), records specimen and results.
-        nurse.goto(tenant_url("/lab/"))
-        rows = nurse.locator("#lab-results tbody tr[data-order]")
-        expect(rows.filter(has_text=number)).to_have_count(1)
-        for other in others:
-            expect(nurse.locator("#lab-results")).not_to_contain_text(other.replace("-", "").title())
-        rows.filter(has_text=number).get_by_role("link", name=number).click()
-        expect(nurse).to_have_url(order_url)
-        _collect(nurse, order_url, f"BC-{marker}")
-        _results(nurse, {"Glucose (fasting)": "92", "Urea nitrogen (BUN)": "14", "Creatinine": "0.80",
-                         "Sodium": "150", "Potassium": "6.8", "Chloride": "101",
-                         "Bicarbonate (total CO₂)": "25", "Calcium": "9.4"})
-        expect(nurse.locator("tr[data-test=K] [data-flag]")).to_have_attribute("data-flag", "HH")
-        expect(nurse.locator("tr[data-test=NA] [data-flag]")).to_have_attribute("data-flag", "H")
-        expect(nurse.locator("tr[data-test=GLU] [data-flag]")).to_have_attribute("data-flag", "N")
-        expect(nurse.locator("#review-hint")).to_be_visible()  # a nurse does not review
+    # The nurse finds it among the outstanding orders (this clinic's only), records specimen and results.
+    nurse.goto(tenant_url("/lab/"))
+    rows = nurse.locator("#lab-results tbody tr[data-order]")
+    expect(rows.filter(has_text=number)).to_have_count(1)
+    for other in run.others:
+        expect(nurse.locator("#lab-results")).not_to_contain_text(marker_of(other))
+    rows.filter(has_text=number).get_by_role("link", name=number).click()
+    expect(nurse).to_have_url(order_url)
+    _collect(nurse, order_url, f"BC-{marker}")
+    _results(nurse, {"Glucose (fasting)": "92", "Urea nitrogen (BUN)": "14", "Creatinine": "0.80",
+                     "Sodium": "150", "Potassium": "6.8", "Chloride": "101",
+                     "Bicarbonate (total CO₂)": "25", "Calcium": "9.4"})
+    expect(nurse.locator("tr[data-test=K] [data-flag]")).to_have_attribute("data-flag", "HH")
+    expect(nurse.locator("tr[data-test=NA] [data-flag]")).to_have_attribute("data-flag", "H")
+    expect(nurse.locator("tr[data-test=GLU] [data-flag]")).to_have_attribute("data-flag", "N")
+    expect(nurse.locator("#review-hint")).to_be_visible()  # a nurse does not review
 
-        # The doctor sees the critical potassium on the dashboard, reviews the order.
-        doc.goto(tenant_url("/"))
-        critical = doc.locator("#lab-critical")
-        expect(critical).to_contain_text("Potassium")
-        expect(critical).to_contain_text(f"Lab{marker}")
-        expect(doc.locator("#lab-unreviewed")).to_contain_text(number)
-        doc.goto(order_url)
-        doc.get_by_label("Review comment").fill("Stop spironolactone, repeat potassium.")
-        doc.get_by_role("button", name="Mark reviewed").click()
-        expect(doc.locator("#order-card")).to_have_attribute("data-status", "reviewed")
-        expect(doc.locator("#reviewed-by")).to_contain_text(f"Lina {marker}")
-        doc.goto(tenant_url("/"))
-        expect(doc.locator("#lab-critical")).to_have_count(0)
-        expect(doc.locator("#lab-unreviewed")).to_have_count(0)
+    # The doctor sees the critical potassium on the dashboard, reviews the order.
+    doc.goto(tenant_url("/"))
+    critical = doc.locator("#lab-critical")
+    expect(critical).to_contain_text("Potassium")
+    expect(critical).to_contain_text(f"Lab{marker}")
+    expect(doc.locator("#lab-unreviewed")).to_contain_text(number)
+    doc.goto(order_url)
+    doc.get_by_label("Review comment").fill("Stop spironolactone, repeat potassium.")
+    doc.get_by_role("button", name="Mark reviewed").click()
+    expect(doc.locator("#order-card")).to_have_attribute("data-status", "reviewed")
+    expect(doc.locator("#reviewed-by")).to_contain_text(f"Lina {marker}")
+    doc.goto(tenant_url("/"))
+    expect(doc.locator("#lab-critical")).to_have_count(0)
+    expect(doc.locator("#lab-unreviewed")).to_have_count(0)
 
-        # A repeat potassium from the patient's page; once resulted, the trend chart shows both values.
-        doc.goto(patient_url)
-        doc.locator("#order-labs").click()
-        doc.locator("input[data-test=K]").check()
-        doc.get_by_role("button", name="Place order").click()
-        expect(doc.locator("#order-card")).to_have_attribute("data-status", "ordered")
-        repeat_url = doc.url
-        _collect(nurse, repeat_url, f"BC2-{marker}")
-        _results(nurse, {"Potassium": "5.4"})
-        expect(nurse.locator("tr[data-test=K] [data-flag]")).to_have_attribute("data-flag", "H")
-        doc.goto(repeat_url)
-        doc.locator("tr[data-test=K] td.value a").click()
-        trend = doc.locator("#result-trend figure")
-        expect(trend).to_have_attribute("data-points", "2")
-        expect(trend.locator("svg title").first).to_contain_text("Potassium")
-        expect(trend.locator("rect.trend-band")).to_have_count(1)
-        doc.goto(patient_url)
-        expect(doc.locator("#patient-labs figure.trend")).to_have_count(1)
+    # A repeat potassium from the patient's page; once resulted, the trend chart shows both values.
+    doc.goto(patient_url)
+    order_lab_test(doc, "K")
+    expect(doc.locator("#order-card")).to_have_attribute("data-status", "ordered")
+    repeat_url = doc.url
+    _collect(nurse, repeat_url, f"BC2-{marker}")
+    _results(nurse, {"Potassium": "5.4"})
+    expect(nurse.locator("tr[data-test=K] [data-flag]")).to_have_attribute("data-flag", "H")
+    doc.goto(repeat_url)
+    doc.locator("tr[data-test=K] td.value a").click()
+    trend = doc.locator("#result-trend figure")
+    expect(trend).to_have_attribute("data-points", "2")
+    expect(trend.locator("svg title").first).to_contain_text("Potassium")
+    expect(trend.locator("rect.trend-band")).to_have_count(1)
+    doc.goto(patient_url)
+    expect(doc.locator("#patient-labs figure.trend")).to_have_count(1)
 
-        # No data crossing: this clinic's session means nothing at another clinic's address.
-        for other in others:
-            nurse.goto(order_url.replace(f"//{sub}.", f"//{other}."))
-            expect(nurse).to_have_url(re.compile(r"/login"))
-            expect(nurse.locator("body")).not_to_contain_text(f"Lab{marker}")
-    finally:
-        for ctx in (admin_ctx, doc_ctx, nurse_ctx):
-            ctx.close()
+    # No data crossing: this clinic's session means nothing at another clinic's address.
+    for other in run.others:
+        nurse.goto(order_url.replace(f"//{sub}.", f"//{other}."))
+        expect(nurse).to_have_url(re.compile(r"/login"))
+        expect(nurse.locator("body")).not_to_contain_text(f"Lab{marker}")
 
 
-def test_doctor_orders_nurse_results_doctor_reviews_and_sees_the_trend(browser, tenant, tenant_url, mail, e2e_env):
-    others = [t.subdomain for t in e2e_env["tenants"] if t.subdomain != tenant.subdomain]
-    run_lab_journey(browser, tenant, tenant_url, mail, run="a", others=others)
+def test_doctor_orders_nurse_results_doctor_reviews_and_sees_the_trend(browser, tenant, journeys):
+    journeys.alone(run_lab_journey, browser, tenant)
 
 
-def test_two_clinics_lab_journeys_at_the_same_moment(e2e_env, subdomain_url, mail):
+def test_two_clinics_lab_journeys_at_the_same_moment(journeys):
     """Both clinics' lab journeys interleave on one server; neither sees the other's orders or results."""
-    at_the_same_moment(e2e_env, lambda browser, clinic, others: run_lab_journey(
-        browser, clinic, lambda path="/": subdomain_url(clinic.subdomain, path), mail, run="b", others=others),
-        timeout=300)
+    journeys.together(run_lab_journey, timeout=300)

@@ -6,10 +6,12 @@ import secrets
 
 from playwright.sync_api import expect
 
+from .steps import submit_sign_in
+
 PASSWORD = "amber kettles drift past seven"
 
 
-def test_a_new_clinic_signs_up_and_its_admin_signs_in(page, tenant, apex_url, subdomain_url, mail):
+def test_a_new_clinic_signs_up_and_its_admin_signs_in(page, tenant, tenant_url, apex_url, subdomain_url, mail):
     sub = f"{tenant.subdomain}-{secrets.token_hex(3)}"
     email = f"owner@{sub}.example.com"
     page.goto(apex_url("/"))
@@ -51,10 +53,7 @@ def test_a_new_clinic_signs_up_and_its_admin_signs_in(page, tenant, apex_url, su
     expect(page).to_have_url(subdomain_url(sub, "/"))
     expect(page.locator("[data-nav=account]")).to_contain_text("Maria Lopez")
     # the new clinic's admin is not known to the pre-existing clinic
-    page.goto(subdomain_url(tenant.subdomain, "/login"))
-    page.get_by_label("Email", exact=True).fill(email)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    submit_sign_in(page, tenant_url, email, PASSWORD)
     expect(page.locator("#login-form")).to_contain_text("Email or password is incorrect.")
 
 

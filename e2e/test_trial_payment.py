@@ -13,6 +13,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from .steps import sign_in
+
 PASSWORD = "lapsed quartz meadow ferry 42"
 PRICE = "$49.00"
 OFFSET_CACHE_SECONDS = 0.6  # OffsetClock re-reads the shared offset every 0.5 s in each process
@@ -42,10 +44,7 @@ def test_a_lapsed_trial_is_read_only_until_the_admin_pays_in_the_sandbox(page, s
     try:
         time_travel(stack, "--days", "9")  # day 9: trial over, read-only grace
 
-        page.goto(url("/login"))
-        page.get_by_label("Email", exact=True).fill(email)
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in(page, url, email, PASSWORD)
         expect(page).to_have_url(url("/"))
         expect(page.locator("#grace-banner")).to_contain_text("read-only")
 
