@@ -1,15 +1,6 @@
 """Visits (encounters): SOAP notes, vitals, diagnosis; signing locks, amendments keep the original."""
-from mongoengine import (
-    DateTimeField,
-    DictField,
-    EmbeddedDocument,
-    EmbeddedDocumentField,
-    EmbeddedDocumentListField,
-    FloatField,
-    IntField,
-    ObjectIdField,
-    StringField,
-)
+from mongoengine import (DateTimeField, DictField, EmbeddedDocument, EmbeddedDocumentField, EmbeddedDocumentListField,
+                         FloatField, IntField, ObjectIdField, StringField)
 
 from .. import clock
 from ..tenancy import TenantDocument, TenantReferenceField

@@ -5,15 +5,8 @@ Money is integer minor units of the invoice's currency (the clinic's at creation
 computed by services/billing/totals.py and stored on the invoice, so lists and reports read them
 without recomputing. (models/billing.py is the platform's subscription payments, not this.)
 """
-from mongoengine import (
-    BooleanField,
-    DateTimeField,
-    EmbeddedDocument,
-    EmbeddedDocumentListField,
-    IntField,
-    ObjectIdField,
-    StringField,
-)
+from mongoengine import (BooleanField, DateTimeField, EmbeddedDocument, EmbeddedDocumentListField, IntField,
+                         ObjectIdField, StringField)
 
 from .. import clock
 from ..tenancy import TenantDocument, TenantReferenceField

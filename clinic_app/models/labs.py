@@ -4,20 +4,9 @@ Orders copy what they need from the catalogue at order time (code, name, unit, p
 the catalogue later changes neither an order's bill nor how its results read. Results copy the
 reference range they were flagged against, for the same reason.
 """
-from mongoengine import (
-    BooleanField,
-    DateTimeField,
-    DictField,
-    EmbeddedDocument,
-    EmbeddedDocumentField,
-    EmbeddedDocumentListField,
-    FloatField,
-    IntField,
-    ListField,
-    ObjectIdField,
-    StringField,
-    ValidationError,
-)
+from mongoengine import (BooleanField, DateTimeField, DictField, EmbeddedDocument, EmbeddedDocumentField,
+                         EmbeddedDocumentListField, FloatField, IntField, ListField, ObjectIdField, StringField,
+                         ValidationError)
 
 from .. import clock
 from ..tenancy import TenantDocument, TenantReferenceField

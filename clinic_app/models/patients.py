@@ -1,8 +1,8 @@
 """Patients: the clinic's register."""
 import re
 
-from mongoengine import BooleanField, DateField, DateTimeField, EmbeddedDocument, EmbeddedDocumentField, ListField, \
-    StringField
+from mongoengine import (BooleanField, DateField, DateTimeField, EmbeddedDocument, EmbeddedDocumentField, ListField,
+                         StringField)
 
 from .. import clock
 from ..tenancy import TenantDocument

@@ -5,18 +5,8 @@ Quantities are integer counts of the medicine's dispensing unit; prices integer 
 A batch's `on_hand` changes only by a conditional `$inc` (services/pharmacy/stock.py) paired
 with a StockMovement, so on-hand always equals the sum of the batch's movements.
 """
-from mongoengine import (
-    BooleanField,
-    DateField,
-    DateTimeField,
-    EmbeddedDocument,
-    EmbeddedDocumentListField,
-    FloatField,
-    IntField,
-    ListField,
-    ObjectIdField,
-    StringField,
-)
+from mongoengine import (BooleanField, DateField, DateTimeField, EmbeddedDocument, EmbeddedDocumentListField,
+                         FloatField, IntField, ListField, ObjectIdField, StringField)
 
 from .. import clock
 from ..tenancy import TenantDocument, TenantQuerySet, TenantReferenceField

@@ -1,11 +1,5 @@
 """The clinic itself: not tenant-scoped, it *is* the tenant."""
-from mongoengine import (
-    DateTimeField,
-    Document,
-    EmbeddedDocument,
-    EmbeddedDocumentField,
-    StringField,
-)
+from mongoengine import DateTimeField, Document, EmbeddedDocument, EmbeddedDocumentField, StringField
 
 from .. import clock
 

@@ -2,14 +2,7 @@
 import hashlib
 import secrets
 
-from mongoengine import (
-    BooleanField,
-    DateTimeField,
-    DictField,
-    IntField,
-    ListField,
-    StringField,
-)
+from mongoengine import BooleanField, DateTimeField, DictField, IntField, ListField, StringField
 
 from .. import clock
 from ..tenancy import TenantDocument, TenantReferenceField

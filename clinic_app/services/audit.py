@@ -1,4 +1,5 @@
 """Recording audit events for the signed-in user's actions."""
+import operator
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,22 @@ def record(action, target=None, changes=None, actor=None):
     if has_request_context():
         event.ip = request.remote_addr
     return event.save()
+
+
+def change(old, new):
+    """One recorded change of a field, as `record(changes={field: change(old, new)})` stores it."""
+    return {"old": old, "new": new}
+
+
+def apply_values(doc, values, fields, same=operator.eq, recorded=change):
+    """Set on `doc` each of `fields` that `values` gives and `same(old, new)` finds different; returns the
+    changes to record, {field: recorded(old, new)} (empty: nothing differs, nothing was set)."""
+    changes = {}
+    for field in fields:
+        if field in values and not same(getattr(doc, field), values[field]):
+            changes[field] = recorded(getattr(doc, field), values[field])
+            setattr(doc, field, values[field])
+    return changes
 
 
 # -- the audit log page -------------------------------------------------------------

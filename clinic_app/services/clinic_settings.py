@@ -18,12 +18,7 @@ def update_settings(values):
     The clinic name is the tenant's name too (header, emails).
     """
     settings = Settings.current()
-    changes = {}
-    for field in SETTINGS_FIELDS:
-        before, after = getattr(settings, field), values[field]
-        if before != after:
-            changes[field] = _change(before, after)
-            setattr(settings, field, after)
+    changes = audit.apply_values(settings, values, SETTINGS_FIELDS, recorded=_change)
     if not changes:
         return changes
     settings.save()

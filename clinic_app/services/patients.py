@@ -104,15 +104,9 @@ def _plain(value):
 
 
 def update_patient(patient, data):
-    changes = {}
-    for field in FIELDS:
-        new = data.get(field)
-        old = getattr(patient, field)
-        if field == "allergies":
-            new = [as_allergy(a) for a in new or []]
-        if (new or None) != (old or None):
-            changes[field] = {"old": _plain(old), "new": _plain(new)}
-            setattr(patient, field, new)
+    data = {**data, "allergies": [as_allergy(a) for a in data.get("allergies") or []]}
+    changes = audit.apply_values(patient, data, FIELDS, same=lambda old, new: (old or None) == (new or None),
+                                 recorded=lambda old, new: audit.change(_plain(old), _plain(new)))
     if changes:
         patient.save()
         audit.record("patient.update", target=patient, changes=changes)

@@ -20,10 +20,11 @@ from ..models.prefetch import prefetch
 from ..tenancy import current_tenant
 from ..web import canonical_url
 from . import audit
+from .errors import Refused
 from .notifications import queue_email, render_email
 
 
-class StaffError(Exception):
+class StaffError(Refused):
     """A rule refused the change; the message says why, in words for the user."""
 
 

@@ -8,6 +8,7 @@ from ..models import Appointment, Visit
 from ..models.clinical import VITALS, Amendment, Vitals
 from ..models.scheduling import TRANSITIONS
 from . import audit, reminders
+from .errors import Conflict, NotAllowed, Refused
 
 PER_PAGE = 25
 SOAP = ("subjective", "objective", "assessment", "plan")
@@ -24,20 +25,10 @@ SIGNED_MEANWHILE = ("This visit was signed while you were editing, so your chang
                     "To change it now, give a reason and save them as an amendment.")
 
 
-class VisitError(Exception):
-    """A refused use case: str(exc) is the message for the user, `status` the HTTP status."""
-
-    status = 422
-
-
-class Conflict(VisitError):
-    """The record is not in a state that allows this (signed, finished appointment, changed meanwhile)."""
-
-    status = 409
-
-
-class NotProvider(VisitError):
-    status = 403
+# Visits' names for the shared refusals (services/errors.py); Conflict: the record is not in a state that
+# allows this (signed, finished appointment, changed meanwhile); NotProvider: another provider's draft.
+VisitError = Refused
+NotProvider = NotAllowed
 
 
 def ref_id(doc, field):

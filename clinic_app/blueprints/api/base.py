@@ -16,6 +16,7 @@ from ...envelope import fail, ok  # noqa: F401  (the API's envelope, for every A
 from ...extensions import csrf
 from ...pagination import MAX_PAGE, Page
 from ...services import api_tokens
+from ...services.errors import Refused
 from ..common import refuse
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -50,6 +51,20 @@ def body(schema):
     except ValidationError as exc:
         fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
         refuse(400, "The request body is not valid.", fields)
+
+
+def attempt(act, statuses=None, names=None):
+    """`act()`'s result; a refusal (services/errors.py: any area's) ends the request with the error envelope:
+    its message, its `fields` and its status.
+
+    `statuses` maps a refusal's status to the one this endpoint answers instead (the lab API answers 400
+    where the others answer 422); `names` maps the service's field names to the body's."""
+    try:
+        return act()
+    except Refused as exc:
+        names = names or {}
+        refuse((statuses or {}).get(exc.status, exc.status), str(exc),
+               {names.get(k, k): v for k, v in exc.fields.items()})
 
 
 def paging():

@@ -13,16 +13,12 @@ from ...services.billing import credit_notes, invoices, payments, sources
 from ...services.reports.common import as_json
 from ..common import get_or_404
 from ..reports.views import report_args
-from .base import body, bp, fail, ok, page_meta, paging
+from .base import attempt, body, bp, fail, ok, page_meta, paging
 from .billing_schemas import CreditNoteIn, InvoiceIn, PaymentIn, credit_note_json, invoice_json, payment_json
 
 
 def _user():
     return current_user._get_current_object()
-
-
-def _refused(exc):
-    return fail(exc.status, str(exc))
 
 
 @bp.get("/invoices")
@@ -69,22 +65,19 @@ def invoices_create():
     visit = get_or_404(Visit, given.visit_id) if given.visit_id else None
     patient = get_or_404(Patient, given.patient_id) if given.patient_id else visit.patient
     settings = clinic_settings()
-    try:
-        lines = [_line(ln, settings) for ln in given.lines]
-        candidates = []
-        if visit is not None and given.from_visit != "none":
-            wanted = None if given.from_visit == "all" else set(given.from_visit)
-            candidates = [c for c in sources.for_visit(visit, settings)
-                          if c.available and (wanted is None or c.key in wanted)]
-            if wanted is not None and len(candidates) != len(wanted):
-                return fail(409, "Some of these items are billed already or are not this visit's.",
-                            {"from_visit": "Unknown or billed: " + ", ".join(sorted(wanted - {c.key for c in
-                                                                                               candidates}))})
-        if not candidates and not lines and visit is not None and given.from_visit == "all":
-            return fail(409, "Nothing of this visit is left to bill.")
-        inv = invoices.create_draft(patient, _user(), visit=visit, candidates=candidates, lines=lines, note=given.note)
-    except invoices.BillingError as exc:
-        return _refused(exc)
+    lines = attempt(lambda: [_line(ln, settings) for ln in given.lines])
+    candidates = []
+    if visit is not None and given.from_visit != "none":
+        wanted = None if given.from_visit == "all" else set(given.from_visit)
+        candidates = [c for c in sources.for_visit(visit, settings)
+                      if c.available and (wanted is None or c.key in wanted)]
+        if wanted is not None and len(candidates) != len(wanted):
+            return fail(409, "Some of these items are billed already or are not this visit's.",
+                        {"from_visit": "Unknown or billed: " + ", ".join(sorted(wanted - {c.key for c in candidates}))})
+    if not candidates and not lines and visit is not None and given.from_visit == "all":
+        return fail(409, "Nothing of this visit is left to bill.")
+    inv = attempt(lambda: invoices.create_draft(patient, _user(), visit=visit, candidates=candidates, lines=lines,
+                                                note=given.note))
     return ok(invoice_json(inv), 201)
 
 
@@ -93,10 +86,7 @@ def invoices_create():
 def invoices_finalise(invoice_id):
     """Finalise a draft: the next number of the clinic's series; 409 when already finalised."""
     inv = get_or_404(Invoice, invoice_id)
-    try:
-        inv = invoices.finalise(inv, _user())
-    except invoices.BillingError as exc:
-        return _refused(exc)
+    inv = attempt(lambda: invoices.finalise(inv, _user()))
     return ok(invoice_json(inv))
 
 
@@ -106,10 +96,7 @@ def invoices_pay(invoice_id):
     """Record a payment {amount, method, reference}; the part above the balance becomes patient credit."""
     inv = get_or_404(Invoice, invoice_id)
     given = body(PaymentIn)
-    try:
-        payment, inv = payments.record_payment(inv, given.amount, given.method, _user(), given.reference)
-    except invoices.BillingError as exc:
-        return _refused(exc)
+    payment, inv = attempt(lambda: payments.record_payment(inv, given.amount, given.method, _user(), given.reference))
     return ok({"payment": payment_json(payment), "invoice": invoice_json(inv, with_lines=False)}, 201)
 
 
@@ -122,10 +109,7 @@ def invoices_credit(invoice_id):
     quantities = None if given.lines is None else {}
     for ln in given.lines or []:
         quantities[ln.line - 1] = quantities.get(ln.line - 1, 0) + ln.quantity
-    try:
-        note, inv = credit_notes.issue(inv, given.reason, _user(), quantities)
-    except invoices.BillingError as exc:
-        return _refused(exc)
+    note, inv = attempt(lambda: credit_notes.issue(inv, given.reason, _user(), quantities))
     return ok({"credit_note": credit_note_json(note), "invoice": invoice_json(inv, with_lines=False)}, 201)
 
 

@@ -8,7 +8,7 @@ from ...pagination import paginate
 from ...permissions import require_permission
 from ...services.pharmacy import catalogue, dispensing, prescribing, stock
 from ..common import get_or_404
-from .base import body, bp, fail, ok, page_meta, paging
+from .base import attempt, body, bp, fail, ok, page_meta, paging
 from .pharmacy_schemas import (DispenseIn, PrescriptionIn, batch_json, medicine_json, movement_json,
                                prescription_json)
 
@@ -84,10 +84,8 @@ def prescriptions_dispense(prescription_id):
     """Dispense {line, quantity} first-expiry-first-out; answers the dispense and the movements made."""
     rx = get_or_404(Prescription, prescription_id)
     given = body(DispenseIn)
-    try:
-        record = dispensing.dispense(rx, given.line - 1, given.quantity, current_user._get_current_object())
-    except dispensing.DispenseError as exc:
-        return fail(exc.status, str(exc))
+    user = current_user._get_current_object()
+    record = attempt(lambda: dispensing.dispense(rx, given.line - 1, given.quantity, user))
     return ok({"dispense_id": str(record.pk), "quantity": record.quantity, "unit_price": record.unit_price,
                "currency": record.currency, "lots": [{"lot": b.lot, "quantity": b.quantity} for b in record.batches],
                "movements": [movement_json(m) for m in record.movements]}, 201)

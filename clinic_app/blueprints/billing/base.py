@@ -1,8 +1,9 @@
 """The billing blueprint's `bp`, its template filters, and what its view modules share (loading the
-invoice, the invoice page with a message): views.py, money_views.py and price_views.py import this."""
+invoice, the invoice page with a message, the two ways an invoice's action answers a refusal):
+views.py, money_views.py and price_views.py import this."""
 from urllib.parse import urlsplit
 
-from flask import Blueprint, request, url_for
+from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 
 from ... import clock
@@ -11,9 +12,9 @@ from ...localtime import clinic_settings
 from ...models import Invoice
 from ...models.invoicing import REFUND_METHODS
 from ...money import format_money
-from ...services.billing import credit_notes, payments, price_list, sources
+from ...services.billing import credit_notes, invoices, payments, price_list, sources
 from ...services.billing.totals import rate_label
-from ...web import htmx_redirect, render
+from ...web import htmx_redirect, render, render_form
 from ..common import get_or_404, refuse
 from .forms import EmptyForm, LineForm
 
@@ -91,3 +92,30 @@ def show_page(invoice, status=200, message=None, line_form=None):
 def refused(invoice, exc):
     """The invoice page (as stored now) with a BillingError's message and status."""
     return show_page(Invoice.objects(pk=invoice.pk).first() or invoice, status=exc.status, message=str(exc))
+
+
+def attempt(invoice, act):
+    """`act()`'s result, for a button on the invoice page; a refusal (BillingError) ends the request with
+    that page showing its message and status."""
+    try:
+        return act()
+    except invoices.BillingError as exc:
+        abort(refused(invoice, exc))
+
+
+def invoice_form(template, form, invoice, act, flashed=None, anchor=None, **context):
+    """An invoice's form page (`template`'s "form" block, with `context`), 422 when the post is invalid.
+
+    A valid post runs `act()`, flashes `flashed(its result)` and goes back to the invoice (at `anchor`);
+    a refusal (BillingError) shows the form again with its message and status."""
+    message, status = None, None
+    if form.validate_on_submit():
+        try:
+            done = act()
+        except invoices.BillingError as exc:
+            message, status = str(exc), exc.status
+        else:
+            if flashed is not None:
+                flash(flashed(done), "success")
+            return to_invoice(invoice, anchor)
+    return render_form(template, form, status=status, invoice=invoice, message=message, **context)

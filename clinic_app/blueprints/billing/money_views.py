@@ -11,7 +11,7 @@ from ...services.visits import ref_id
 from ...web import render
 from ..common import get_or_404
 from .forms import CreditForm, EmptyForm, PaymentForm, ReasonForm, RefundForm
-from .base import bill_money, bp, load_invoice, refused, to_invoice, user
+from .base import attempt, bill_money, bp, invoice_form, load_invoice, to_invoice, user
 
 
 @bp.route("/<invoice_id>/payments/new", methods=["GET", "POST"])
@@ -23,22 +23,15 @@ def take_payment(invoice_id):
     form.amount.currency = invoice.currency
     if not form.is_submitted() and invoice.balance > 0:
         form.amount.data = major_str(invoice.balance, invoice.currency)
-    message, status = None, 200
-    if form.validate_on_submit():
-        try:
-            payment, invoice = payments.record_payment(invoice, form.amount.minor(), form.method.data, user(),
-                                                       form.reference.data)
-        except invoices.BillingError as exc:
-            message, status = str(exc), exc.status
-        else:
-            extra = (f" {bill_money(payment.to_credit, payment.currency)} kept as patient credit."
-                     if payment.to_credit else "")
-            flash(f"Payment of {bill_money(payment.amount, payment.currency)} recorded.{extra}", "success")
-            return to_invoice(invoice, "payments")
-    elif form.is_submitted():
-        status = 422
-    return render("billing/payment.html", block="form", status=status, form=form, invoice=invoice, message=message,
-                  credit=payments.credit_available(invoice.patient), credit_form=_credit_form(invoice))
+    return invoice_form(
+        "billing/payment.html", form, invoice,
+        lambda: payments.record_payment(invoice, form.amount.minor(), form.method.data, user(), form.reference.data)[0],
+        _paid, anchor="payments", credit=payments.credit_available(invoice.patient), credit_form=_credit_form(invoice))
+
+
+def _paid(payment):
+    extra = f" {bill_money(payment.to_credit, payment.currency)} kept as patient credit." if payment.to_credit else ""
+    return f"Payment of {bill_money(payment.amount, payment.currency)} recorded.{extra}"
 
 
 def _credit_form(invoice):
@@ -84,20 +77,15 @@ def refund(invoice_id):
     form.amount.currency = invoice.currency
     form.payment_id.choices = [(str(p.pk), f"{bill_money(p.amount, p.currency)} {payments.method_label(p.method)}"
                                 f" (up to {bill_money(n, p.currency)})") for p, n in refundable]
-    message, status = None, 200
-    if form.validate_on_submit():
-        payment = get_or_404(Payment, form.payment_id.data)
-        try:
-            r, invoice = payments.refund(invoice, payment, form.amount.minor(), form.to.data, form.reason.data, user())
-        except invoices.BillingError as exc:
-            message, status = str(exc), exc.status
-        else:
-            flash(f"Refund of {bill_money(-r.amount, r.currency)} recorded.", "success")
-            return to_invoice(invoice, "payments")
-    elif form.is_submitted():
-        status = 422
-    return render("billing/refund.html", block="form", status=status, form=form, invoice=invoice, message=message,
-                  refundable=refundable)
+
+    def refund_it():
+        r, _ = payments.refund(invoice, get_or_404(Payment, form.payment_id.data), form.amount.minor(), form.to.data,
+                               form.reason.data, user())
+        return r
+
+    return invoice_form("billing/refund.html", form, invoice, refund_it,
+                        lambda r: f"Refund of {bill_money(-r.amount, r.currency)} recorded.", anchor="payments",
+                        refundable=refundable)
 
 
 def _payment_and_invoice(payment_id):
@@ -110,19 +98,9 @@ def _payment_and_invoice(payment_id):
 def delete_payment(payment_id):
     """Delete a payment recorded today, with a reason (Admins only; audited). Later: refund it."""
     payment, invoice = _payment_and_invoice(payment_id)
-    form, message, status = ReasonForm(), None, 200
-    if form.validate_on_submit():
-        try:
-            payments.delete_payment(payment, form.reason.data, user())
-        except invoices.BillingError as exc:
-            message, status = str(exc), exc.status
-        else:
-            flash("Payment deleted.", "success")
-            return to_invoice(invoice, "payments")
-    elif form.is_submitted():
-        status = 422
-    return render("billing/delete_payment.html", block="form", status=status, form=form, invoice=invoice,
-                  payment=payment, message=message)
+    form = ReasonForm()
+    return invoice_form("billing/delete_payment.html", form, invoice, lambda: payments.delete_payment(
+        payment, form.reason.data, user()), lambda _: "Payment deleted.", anchor="payments", payment=payment)
 
 
 @bp.get("/payments/<payment_id>/receipt")
@@ -139,9 +117,6 @@ def receipt(payment_id):
 def email_receipt(payment_id):
     """Email the receipt to the patient (through the outbox; once per payment)."""
     payment, invoice = _payment_and_invoice(payment_id)
-    try:
-        message, new = receipts.email_receipt(payment, invoice)
-    except invoices.BillingError as exc:
-        return refused(invoice, exc)
+    message, new = attempt(invoice, lambda: receipts.email_receipt(payment, invoice))
     flash(f"Receipt sent to {message.to}." if new else f"The receipt was already sent to {message.to}.", "success")
     return to_invoice(invoice, "payments")

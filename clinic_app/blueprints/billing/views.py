@@ -19,7 +19,7 @@ from ...services.billing.totals import rate_label
 from ...services.visits import ref_id
 from ...web import htmx_redirect, render
 from ..common import get_or_404, page_number
-from .base import STATUS_LABELS, bill_money, bp, load_invoice, refused, show_page, to_invoice, user
+from .base import STATUS_LABELS, attempt, bill_money, bp, invoice_form, load_invoice, show_page, to_invoice, user
 from .forms import CreditNoteForm, EmptyForm, LineEditForm, LineForm, ReasonForm
 
 PER_PAGE = 25
@@ -138,11 +138,8 @@ def add_line(invoice_id):
     form = LineForm().setup(clinic_settings(), price_list.choices())
     if not form.validate_on_submit():
         return show_page(invoice, status=422, line_form=form)
-    try:
-        invoices.add_line(invoice, invoices.make_line(tax_names=clinic_settings().tax_names(), **form.values()),
-                          user())
-    except invoices.BillingError as exc:
-        return refused(invoice, exc)
+    attempt(invoice, lambda: invoices.add_line(
+        invoice, invoices.make_line(tax_names=clinic_settings().tax_names(), **form.values()), user()))
     return to_invoice(invoice, "lines")
 
 
@@ -173,19 +170,8 @@ def edit_line(invoice_id, index):
         form.discount_kind.data = line.discount_kind or ""
         form.discount_value.data = ("" if not line.discount_kind else major_str(line.discount_value, invoice.currency)
                                     if line.discount_kind == "amount" else rate_label(line.discount_value)[:-1])
-    message, status = None, 200
-    if form.validate_on_submit():
-        v = form.values()
-        try:
-            invoices.update_line(invoice, index, v, user())
-        except invoices.BillingError as exc:
-            message, status = str(exc), exc.status
-        else:
-            return to_invoice(invoice, "lines")
-    elif form.is_submitted():
-        status = 422
-    return render("billing/line_form.html", block="form", status=status, form=form, invoice=invoice, line=line,
-                  index=index, message=message)
+    return invoice_form("billing/line_form.html", form, invoice, lambda: invoices.update_line(
+        invoice, index, form.values(), user()), anchor="lines", line=line, index=index)
 
 
 @bp.post("/<invoice_id>/lines/<index>/remove")
@@ -195,10 +181,7 @@ def remove_line(invoice_id, index):
     invoice, index = load_invoice(invoice_id), _line_index(index)
     if index >= len(invoice.lines):
         abort(404, description="There is no such line on this invoice.")
-    try:
-        invoices.remove_line(invoice, index, user())
-    except invoices.BillingError as exc:
-        return refused(invoice, exc)
+    attempt(invoice, lambda: invoices.remove_line(invoice, index, user()))
     return to_invoice(invoice, "lines")
 
 
@@ -207,10 +190,7 @@ def remove_line(invoice_id, index):
 def add_visit_items(invoice_id):
     """Add the visit's items billed on no invoice yet (e.g. a lab test ordered after the draft began)."""
     invoice = load_invoice(invoice_id)
-    try:
-        invoices.add_from_visit(invoice, request.form.getlist("source"), user())
-    except invoices.BillingError as exc:
-        return refused(invoice, exc)
+    attempt(invoice, lambda: invoices.add_from_visit(invoice, request.form.getlist("source"), user()))
     return to_invoice(invoice, "lines")
 
 
@@ -219,10 +199,7 @@ def add_visit_items(invoice_id):
 def finalise(invoice_id):
     """Finalise the draft: it gets the next number of the clinic's series and cannot be edited again."""
     invoice = load_invoice(invoice_id)
-    try:
-        invoice = invoices.finalise(invoice, user())
-    except invoices.BillingError as exc:
-        return refused(invoice, exc)
+    invoice = attempt(invoice, lambda: invoices.finalise(invoice, user()))
     flash(f"Invoice {invoice.number} finalised.", "success")
     return to_invoice(invoice)
 
@@ -232,10 +209,7 @@ def finalise(invoice_id):
 def delete(invoice_id):
     """Discard a draft (it has no number); what it billed from a visit is offered again."""
     invoice = load_invoice(invoice_id)
-    try:
-        invoices.delete_draft(invoice, user())
-    except invoices.BillingError as exc:
-        return refused(invoice, exc)
+    attempt(invoice, lambda: invoices.delete_draft(invoice, user()))
     flash("Draft discarded.", "success")
     return htmx_redirect(url_for("billing.index"), status=303)
 
@@ -244,19 +218,9 @@ def delete(invoice_id):
 @require_permission("invoices", "update")
 def void(invoice_id):
     """Void a finalised invoice nothing was paid or credited on; it keeps its number, shown as void."""
-    invoice = load_invoice(invoice_id)
-    form, message, status = ReasonForm(), None, 200
-    if form.validate_on_submit():
-        try:
-            invoices.void(invoice, form.reason.data, user())
-        except invoices.BillingError as exc:
-            message, status = str(exc), exc.status
-        else:
-            flash(f"Invoice {invoice.number} is void.", "success")
-            return to_invoice(invoice)
-    elif form.is_submitted():
-        status = 422
-    return render("billing/void.html", block="form", status=status, form=form, invoice=invoice, message=message)
+    invoice, form = load_invoice(invoice_id), ReasonForm()
+    return invoice_form("billing/void.html", form, invoice, lambda: invoices.void(invoice, form.reason.data, user()),
+                        lambda _: f"Invoice {invoice.number} is void.")
 
 
 def _quantities(invoice):
@@ -276,26 +240,19 @@ def _quantities(invoice):
 @require_permission("invoices", "update")
 def credit_note(invoice_id):
     """Issue a credit note: everything left, or chosen quantities of chosen lines."""
-    invoice = load_invoice(invoice_id)
-    form, message, status = CreditNoteForm(), None, 200
-    if form.validate_on_submit():
-        try:
-            chosen = _quantities(invoice)
-            if form.mode.data == "full" and any(chosen.values()):
-                # Units typed under "everything left" would silently credit the whole invoice.
-                raise invoices.BillingError("You typed units to credit: choose “Chosen quantities of chosen lines”, "
-                                            "or clear the units to credit everything left.")
-            quantities = None if form.mode.data == "full" else chosen
-            note, _ = credit_notes.issue(invoice, form.reason.data, user(), quantities)
-        except invoices.BillingError as exc:
-            message, status = str(exc), exc.status
-        else:
-            flash(f"Credit note {note.number} issued for {bill_money(note.total, note.currency)}.", "success")
-            return to_invoice(invoice)
-    elif form.is_submitted():
-        status = 422
-    return render("billing/credit_note.html", block="form", status=status, form=form, invoice=invoice,
-                  message=message)
+    invoice, form = load_invoice(invoice_id), CreditNoteForm()
+
+    def issue():
+        chosen = _quantities(invoice)
+        if form.mode.data == "full" and any(chosen.values()):
+            # Units typed under "everything left" would silently credit the whole invoice.
+            raise invoices.BillingError("You typed units to credit: choose “Chosen quantities of chosen lines”, "
+                                        "or clear the units to credit everything left.")
+        note, _ = credit_notes.issue(invoice, form.reason.data, user(), None if form.mode.data == "full" else chosen)
+        return note
+
+    return invoice_form("billing/credit_note.html", form, invoice, issue,
+                        lambda note: f"Credit note {note.number} issued for {bill_money(note.total, note.currency)}.")
 
 
 @bp.get("/credit-notes/<note_id>")

@@ -13,24 +13,14 @@ from ...models import BillingClaim, Invoice, Settings
 from ...models.invoicing import InvoiceLine, TaxLine
 from ...tenancy import current_tenant_id
 from .. import audit
+from ..errors import Conflict, NotAllowed, Refused  # noqa: F401  (NotAllowed: the billing views catch it here)
 from ..visits import ref_id
 from . import numbering, sources, totals
 
 
-class BillingError(Exception):
-    """A refused use case: str(exc) is for the user, `status` the HTTP status."""
-
-    status = 422
-
-
-class Conflict(BillingError):
-    """Finalised (immutable), or changed by someone else meanwhile."""
-
-    status = 409
-
-
-class NotAllowed(BillingError):
-    status = 403
+# Billing's names for the shared refusals (services/errors.py): Conflict is finalised (immutable), or
+# changed by someone else meanwhile.
+BillingError = Refused
 
 
 FINALISED = "This invoice is finalised: it cannot be changed. Correct it with a credit note, or void it."
@@ -263,12 +253,7 @@ def update_line(invoice, index, values, user):
     """Change a draft line: anything for a hand-made line; discount and tax for a sourced one."""
     _refuse_final(invoice)
     line = _line(invoice, index)
-    allowed = SOURCED_EDITABLE if line.source else EDITABLE
-    changes = {}
-    for field in allowed:
-        if field in values and values[field] != getattr(line, field):
-            changes[field] = {"old": getattr(line, field), "new": values[field]}
-            setattr(line, field, values[field])
+    changes = audit.apply_values(line, values, SOURCED_EDITABLE if line.source else EDITABLE)
     if not changes:
         return invoice
     if not (line.description or "").strip():

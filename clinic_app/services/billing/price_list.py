@@ -50,11 +50,7 @@ def create(values):
 
 
 def update(item, values):
-    changes = {}
-    for f in FIELDS:
-        if f in values and values[f] != getattr(item, f):
-            changes[f] = {"old": getattr(item, f), "new": values[f]}
-            setattr(item, f, values[f])
+    changes = audit.apply_values(item, values, FIELDS)
     if not changes:
         return changes
     try:

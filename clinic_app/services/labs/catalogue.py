@@ -12,6 +12,7 @@ from ...models import LabPanel, LabTest, Tenant
 from ...models.labs import ReferenceRange
 from ...tenancy import tenant_context
 from .. import audit
+from ..errors import FieldRefused
 from . import flags
 
 STARTER = Path(__file__).resolve().parents[2] / "data" / "lab_catalogue.json"
@@ -20,12 +21,8 @@ TEST_FIELDS = ("code", "name", "loinc", "specimen", "result_type", "unit", "deci
 RANGE_FIELDS = ("sex", "age_min", "age_max", "age_unit", "low", "high", "critical_low", "critical_high")
 
 
-class CatalogueError(Exception):
+class CatalogueError(FieldRefused):
     """A refused catalogue change: str(exc) is the message, `field` the form field it belongs to."""
-
-    def __init__(self, message, field=None):
-        super().__init__(message)
-        self.field = field
 
 
 @lru_cache(maxsize=1)

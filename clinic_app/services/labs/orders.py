@@ -7,24 +7,14 @@ from ... import clock
 from ...models import Counter, LabOrder
 from ...models.labs import WAITING, OrderItem, Specimen
 from .. import audit
+from ..errors import Conflict, NotAllowed, Refused  # noqa: F401  (NotAllowed: the lab views catch it here)
 from ..visits import ref_id
 from .catalogue import resolve
 
 
-class LabError(Exception):
-    """A refused use case: str(exc) is the message for the user, `status` the HTTP status."""
-
-    status = 422
-
-
-class Conflict(LabError):
-    """The order is not in a state that allows this (collected, cancelled, changed meanwhile)."""
-
-    status = 409
-
-
-class NotAllowed(LabError):
-    status = 403
+# The lab's name for the shared refusal (services/errors.py); Conflict: the order is not in a state that
+# allows this (collected, cancelled, changed meanwhile).
+LabError = Refused
 
 
 def _moved(order, expected, now_status, **sets):

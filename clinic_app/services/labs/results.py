@@ -115,15 +115,11 @@ def enter(order, values, user):
         result.needs_ack = result.critical
         new.append(result)
     if already:
-        exc = Conflict(f"{len(already)} of these tests already ha{'ve' if len(already) > 1 else 's'} a result "
+        raise Conflict(f"{len(already)} of these tests already ha{'ve' if len(already) > 1 else 's'} a result "
                        "(perhaps entered by someone else just now); nothing was saved. To change a result, "
-                       "correct it from its page.")
-        exc.fields = {**errors, **already}
-        raise exc
+                       "correct it from its page.", fields={**errors, **already})
     if errors:
-        exc = LabError("Some results could not be read; nothing was saved.")
-        exc.fields = errors
-        raise exc
+        raise LabError("Some results could not be read; nothing was saved.", fields=errors)
     if not new:
         raise LabError("Enter at least one result.")
     try:

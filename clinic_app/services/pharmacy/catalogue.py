@@ -45,12 +45,7 @@ def create(data):
 
 def update(medicine, data):
     """Apply changed fields; returns the changes. Raises Duplicate."""
-    changes = {}
-    for field in FIELDS:
-        new, old = data.get(field), getattr(medicine, field)
-        if (new if new not in ("",) else None) != old:
-            changes[field] = {"old": old, "new": new}
-            setattr(medicine, field, new)
+    changes = audit.apply_values(medicine, data, FIELDS, same=lambda old, new: (None if new == "" else new) == old)
     if not changes:
         return changes
     try:

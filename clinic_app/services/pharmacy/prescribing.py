@@ -12,6 +12,7 @@ from ...models import Medicine, Prescription, Visit
 from ...models.clinical import Amendment
 from ...models.pharmacy import AllergyOverride, PrescriptionLine
 from .. import audit
+from .. import errors as refusals
 from .allergies import conflicts, drug_text
 
 # code -> (plain language, doses per day or None when it cannot be counted)
@@ -29,10 +30,8 @@ WHOLE_UNITS = {"tube", "vial", "unit"}
 ACTIVE = ("issued", "partly_dispensed", "dispensed")
 
 
-class PrescriptionError(Exception):
+class PrescriptionError(refusals.Refused):
     """A refused use case: str(exc) is for the user; `errors` maps line index -> message."""
-
-    status = 422
 
     def __init__(self, message, errors=None):
         super().__init__(message)
@@ -48,8 +47,8 @@ class LineError(str):
         return error
 
 
-class Conflict(PrescriptionError):
-    status = 409
+class Conflict(PrescriptionError, refusals.Conflict):
+    """Not a draft any more, or a signed visit without an amendment reason (409)."""
 
 
 class NeedsOverride(PrescriptionError):

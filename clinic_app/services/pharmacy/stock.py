@@ -19,17 +19,12 @@ from ...models import Medicine, StockBatch, StockMovement
 from ...models.pharmacy import ADJUST_REASONS
 from ...tenancy import current_tenant
 from .. import audit
+from ..errors import FieldRefused
 
 
-class StockError(Exception):
+class StockError(FieldRefused):
     """A refused stock operation; str(exc) is the message for the user, `field` the form field it is
     about (None: the whole operation)."""
-
-    status = 422
-
-    def __init__(self, message, field=None):
-        super().__init__(message)
-        self.field = field
 
 
 class NotEnoughStock(StockError):

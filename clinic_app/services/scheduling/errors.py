@@ -1,7 +1,8 @@
-"""What the scheduling use cases raise."""
+"""What the scheduling use cases raise: refusals of the shared hierarchy (services/errors.py)."""
+from .. import errors as refusals
 
 
-class Refused(Exception):
+class Refused(refusals.Refused):
     """Booking or rescheduling broke a rule; `errors` maps form field -> message."""
 
     def __init__(self, errors):
@@ -9,5 +10,5 @@ class Refused(Exception):
         self.errors = errors
 
 
-class InvalidTransition(Exception):
+class InvalidTransition(refusals.Conflict):
     """A status change that TRANSITIONS does not allow (or that lost a race)."""
