@@ -1,4 +1,5 @@
-"""Response helpers shared by every blueprint: fragment-or-page, htmx redirects, safe `next`, canonical URLs."""
+"""Response helpers shared by every blueprint: fragment-or-page, forms shown again, htmx redirects, safe `next`,
+canonical URLs."""
 from urllib.parse import urlsplit
 
 from flask import current_app, make_response, redirect, render_template, request
@@ -26,6 +27,14 @@ def render(template, block=None, status=200, **context):
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response
+
+
+def render_form(template, form, status=None, **context):
+    """The `form` block of `template` (or its page) with `form`: 422 when a submitted form is shown again
+    (invalid, or refused by a service), 200 for a fresh one; an explicit `status` (a service's 409) wins."""
+    if status is None:
+        status = 422 if form.is_submitted() else 200
+    return render(template, block="form", status=status, form=form, **context)
 
 
 def htmx_redirect(location, status=303):

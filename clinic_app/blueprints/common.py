@@ -1,5 +1,6 @@
-"""Helpers shared by blueprints: the one way to load a record for a request, reading
-query-string arguments (page, dates), and refusing bad input with per-field messages."""
+"""Helpers shared by blueprints: the one way to load a record for a request (audited when it is a
+read of a patient's record), reading query-string arguments (page, dates), and refusing bad input with
+per-field messages. Whole view flows built on them are in flows.py."""
 import re
 from datetime import date
 
@@ -8,6 +9,7 @@ from flask import abort, request
 from werkzeug.exceptions import default_exceptions
 
 from ..pagination import MAX_PAGE
+from ..services import audit
 from ..services.scheduling.days import FIRST_DAY, LAST_DAY, OUT_OF_RANGE  # the days a date argument may name
 
 
@@ -45,6 +47,14 @@ def get_or_404(model, doc_id, **filters):
     return doc
 
 
+def read_or_404(model, doc_id, action):
+    """`get_or_404`, recording `action` ("visit.view", "prescription.print") on the record in the audit
+    log: who opened which part of a patient's record, and when."""
+    doc = get_or_404(model, doc_id)
+    audit.record(action, target=doc)
+    return doc
+
+
 def _noun(model):
     """'user session' for UserSession."""
     return re.sub(r"(?<!^)(?=[A-Z])", " ", model.__name__).lower()
@@ -73,3 +83,12 @@ def page_number():
         return min(max(1, int(request.args.get("page", "1"))), MAX_PAGE)
     except ValueError:
         return 1
+
+
+def beside_field(form, exc):
+    """Put a service's refusal (`exc.field`, its message) beside that field of `form`; returns the message
+    when the form has no such field (the page shows it on top), else None."""
+    if exc.field and exc.field in form:
+        form[exc.field].errors = list(form[exc.field].errors or []) + [str(exc)]
+        return None
+    return str(exc)

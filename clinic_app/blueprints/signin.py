@@ -8,7 +8,7 @@ failure, a safe `next` and Post/Redirect/Get.
 from flask import abort, redirect, request
 
 from ..services.auth import INVALID_LOGIN, SignInThrottled
-from ..web import htmx_redirect, render, safe_next
+from ..web import htmx_redirect, render_form, safe_next
 
 
 def login_page(form, *, signed_in, check, start, template, home, next_prefix="/", locked_hint="", **context):
@@ -30,4 +30,4 @@ def login_page(form, *, signed_in, check, start, template, home, next_prefix="/"
             start(principal)
             return htmx_redirect(target)
         form.password.errors.append(INVALID_LOGIN)
-    return render(template, block="form", status=422 if form.is_submitted() else 200, form=form, **context)
+    return render_form(template, form, **context)

@@ -8,7 +8,7 @@ from ...localtime import clinic_settings, to_local
 from ...models import Appointment, User
 from ...permissions import require_permission
 from ...services import scheduling as svc
-from ...web import htmx_redirect, render
+from ...web import htmx_redirect, render, render_form
 from ..common import day_arg, find, get_or_404
 from .forms import BookingForm, RescheduleForm, StatusForm
 
@@ -50,10 +50,10 @@ def index():
     return render("appointments/index.html", block="calendar", **context)
 
 
-def _form_page(form, appointment=None, q="", status=200, **extra):
+def _form_page(form, appointment=None, q="", status=None, **extra):
     hours = svc.working_hours()
-    return render("appointments/form.html", block="form", status=status, form=form, appointment=appointment,
-                  q=q, hours=hours, slot_minutes=clinic_settings().slot_minutes, **extra, **_labels())
+    return render_form("appointments/form.html", form, status=status, appointment=appointment,
+                       q=q, hours=hours, slot_minutes=clinic_settings().slot_minutes, **extra, **_labels())
 
 
 def _offer(form, q):
@@ -87,7 +87,7 @@ def create():
             flash(f"Booked {appointment.patient.full_name} with {svc.doctor_label(appointment.doctor)}.", "success")
             return htmx_redirect(url_for("appointments.show", appointment_id=appointment.pk))
     picked = _offer(form, q)
-    return _form_page(form, q=q, status=422 if form.is_submitted() else 200, **picked)
+    return _form_page(form, q=q, **picked)
 
 
 @bp.get("/patient-search")
@@ -141,7 +141,7 @@ def edit(appointment_id):
                 flash(warning, "warning")
             flash("Rescheduled." if {"start", "doctor"} & set(changes) else "Saved.", "success")
             return htmx_redirect(url_for("appointments.show", appointment_id=appointment.pk))
-    return _form_page(form, appointment=appointment, status=422 if form.is_submitted() else 200)
+    return _form_page(form, appointment=appointment)
 
 
 @bp.post("/<appointment_id>/status")

@@ -19,7 +19,7 @@ from ...services.notifications import queue_email, render_email
 from ...services.passwords import context_words
 from ...gate import allow_when_suspended
 from ...tenancy import current_tenant
-from ...web import canonical_url, htmx_redirect, render
+from ...web import canonical_url, htmx_redirect, render, render_form
 from .forms import AcceptInviteForm, ForgotPasswordForm, LoginForm, NewPasswordForm
 from ..signin import login_page
 
@@ -85,41 +85,55 @@ def forgot_password():
                         subject=f"Reset your {g.tenant.name} password", text_body=text, html_body=html)
         flash("If an account uses that address, we have sent it a link to choose a new password.", "success")
         return htmx_redirect(url_for("auth.login"))
-    return render("auth/forgot.html", block="form", status=422 if form.is_submitted() else 200, form=form)
+    return render_form("auth/forgot.html", form)
+
+
+# What each kind of emailed link is called on the page that says it no longer works.
+LINKS = {"reset": "password reset link", "invite": "invitation link"}
+
+
+def _link_invalid(purpose):
+    """Stop the request with the 404 "this link does not work" page."""
+    abort(render("auth/token_invalid.html", status=404, what=LINKS[purpose]))
+
+
+def _link_user(token, purpose):
+    """The user an emailed `purpose` link is for; the invalid-link page when it is unknown, used or expired."""
+    found = AuthToken.peek(token, purpose)
+    if found is None:
+        _link_invalid(purpose)
+    return found.user
+
+
+def _redeem(token, purpose, still_valid=True):
+    """Use the link up; the invalid-link page when another use won the race (or `still_valid` is false)."""
+    if AuthToken.redeem(token, purpose) is None or not still_valid:
+        _link_invalid(purpose)
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 def reset_password(token):
     """Choose a new password from an emailed link (single use, short-lived, this clinic only)."""
-    found = AuthToken.peek(token, "reset")
-    if found is None:
-        return render("auth/token_invalid.html", status=404, what="password reset link")
-    user = found.user
+    user = _link_user(token, "reset")
     form = NewPasswordForm(user_inputs=context_words(email=user.email, name=user.name, tenant=g.tenant))
     if form.validate_on_submit():
-        if AuthToken.redeem(token, "reset") is None:  # lost a race with another use
-            return render("auth/token_invalid.html", status=404, what="password reset link")
+        _redeem(token, "reset")
         set_password(user, form.password.data)
         audit.record("auth.password_reset", target=user, actor=user)
         flash("Your password has been changed. Sign in with the new one.", "success")
         return htmx_redirect(url_for("auth.login"))
-    return render("auth/reset.html", block="form", status=422 if form.is_submitted() else 200, form=form,
-                  user=user)
+    return render_form("auth/reset.html", form, user=user)
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 def accept_invite(token):
     """Accept a staff invitation: set your name and password, then sign in."""
-    found = AuthToken.peek(token, "invite")
-    if found is None:
-        return render("auth/token_invalid.html", status=404, what="invitation link")
-    user = found.user
+    user = _link_user(token, "invite")
     # The name typed on this form is checked too (AcceptInviteForm adds it).
     form = AcceptInviteForm(user_inputs=context_words(email=user.email, name=user.name, tenant=g.tenant),
                             data={"name": user.name})
     if form.validate_on_submit():
-        if AuthToken.redeem(token, "invite") is None or user.status != "invited":
-            return render("auth/token_invalid.html", status=404, what="invitation link")
+        _redeem(token, "invite", still_valid=user.status == "invited")
         user.name = form.name.data.strip()
         user.status = "active"
         user.save()
@@ -129,5 +143,4 @@ def accept_invite(token):
         start_session(user)
         flash(f"Welcome to {g.tenant.name}!", "success")
         return htmx_redirect("/")
-    return render("auth/accept_invite.html", block="form", status=422 if form.is_submitted() else 200,
-                  form=form, user=user)
+    return render_form("auth/accept_invite.html", form, user=user)

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from ...forms import AppForm, MoneyField, money_amount, strip_text
 from ...models.invoicing import PAYMENT_METHODS, PRICE_KINDS
-from ...money import MoneyError, format_money, read_money
+from ...money import MoneyError, format_money, major_str, read_money
 from ...services.billing.totals import MAX_AMOUNT, TotalsError, parse_rate, rate_label
 
 def _amount(minimum, maximum=MAX_AMOUNT):
@@ -175,6 +175,15 @@ class PriceItemForm(AppForm):
                        render_kw={"inputmode": "decimal"})
     tax_rate = SelectField("Tax", choices=[], invalid_choice_message="Choose a tax rate from the list.")
     visit_default = BooleanField("Bill visits with this consultation unless another is chosen")
+
+    @classmethod
+    def for_item(cls, item, settings):
+        """The edit form: what was posted, else the item's values with its price as typed ("12.50")."""
+        form = cls(obj=item)
+        if not form.is_submitted():
+            form.price.data = major_str(item.price, settings.currency)
+            form.tax_rate.data = str(item.tax_rate or 0)
+        return form.setup(settings)
 
     def setup(self, settings):
         self.price.currency = settings.currency

@@ -1,14 +1,14 @@
 """The price list (services: consultation types, procedures): list, add, edit, archive/restore."""
-from flask import flash, request, url_for
+from flask import request, url_for
 
 from ...localtime import clinic_settings
 from ...models import PriceItem
-from ...money import major_str
 from ...pagination import paginate
 from ...permissions import require_permission
 from ...services.billing import price_list
-from ...web import htmx_redirect, render
+from ...web import render
 from ..common import get_or_404, page_number
+from ..flows import archive_routes, save_form
 from .forms import PriceItemForm
 from .base import bp
 
@@ -24,20 +24,12 @@ def price_list_index():
 
 
 def _form_page(form, item=None):
-    if form.validate_on_submit():
-        try:
-            if item is None:
-                item = price_list.create(form.values())
-                flash(f"{item.name} added to the price list.", "success")
-            else:
-                price_list.update(item, form.values())
-                flash("Saved.", "success")
-        except price_list.Duplicate:
-            form.code.errors.append("Another item already has this code.")
-        else:
-            return htmx_redirect(url_for("billing.price_list_index"))
-    status = 422 if form.is_submitted() else 200
-    return render("billing/price_form.html", block="form", status=status, form=form, item=item)
+    """Add or edit a price list item; a code another item has is refused beside the code."""
+    return save_form("billing/price_form.html", form, item, name="item",
+                     create=price_list.create, update=price_list.update,
+                     duplicate=(price_list.Duplicate, "code", "Another item already has this code."),
+                     added=lambda item: f"{item.name} added to the price list.",
+                     redirect_to=lambda item: url_for("billing.price_list_index"))
 
 
 @bp.route("/price-list/new", methods=["GET", "POST"])
@@ -52,28 +44,11 @@ def price_item_new():
 def price_item_edit(item_id):
     """Edit a price list item (invoices already made keep the price they were made with)."""
     item = get_or_404(PriceItem, item_id)
-    form = PriceItemForm(obj=item)
-    if not form.is_submitted():
-        form.price.data = major_str(item.price, clinic_settings().currency)
-        form.tax_rate.data = str(item.tax_rate or 0)
-    return _form_page(form.setup(clinic_settings()), item)
+    return _form_page(PriceItemForm.for_item(item, clinic_settings()), item)
 
 
-@bp.post("/price-list/<item_id>/archive")
-@require_permission("price_list", "update")
-def price_item_archive(item_id):
-    """Archive an item: no longer offered on new lines."""
-    item = get_or_404(PriceItem, item_id)
-    price_list.set_active(item, False)
-    flash(f"{item.name} archived.", "success")
-    return htmx_redirect(url_for("billing.price_list_index"))
-
-
-@bp.post("/price-list/<item_id>/restore")
-@require_permission("price_list", "update")
-def price_item_restore(item_id):
-    """Restore an archived item."""
-    item = get_or_404(PriceItem, item_id)
-    price_list.set_active(item, True)
-    flash(f"{item.name} restored.", "success")
-    return htmx_redirect(url_for("billing.price_list_index"))
+# Archived: no longer offered on new invoice lines.
+archive_routes(bp, "/price-list/<item_id>", PriceItem, require_permission("price_list", "update"),
+               price_list.set_active, endpoint_prefix="price_item_",
+               done=lambda item, active: (f"{item.name} {'restored' if active else 'archived'}.",
+                                          url_for("billing.price_list_index")))

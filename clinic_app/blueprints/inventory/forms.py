@@ -5,6 +5,7 @@ from wtforms.validators import StopValidation, DataRequired, InputRequired, Leng
 
 from ...forms import AppForm, MoneyField, money_amount, strip_text
 from ...localtime import parse_local_date
+from ...money import major_str
 from ...models.pharmacy import ADJUST_REASONS, FORMS, UNITS
 from ...services.pharmacy.stock import today as stock_today
 
@@ -40,6 +41,15 @@ class MedicineForm(AppForm):
     pack_size = _whole("Pack size", 1, description="Units in one pack, e.g. 21 capsules or 100 ml")
     sale_price = MoneyField("Sale price per unit", validators=[money_amount(0)], render_kw={"inputmode": "decimal"})
     reorder_level = _whole("Reorder level", 0, description="Listed as low stock at or below this many units.")
+
+    @classmethod
+    def for_medicine(cls, medicine, currency):
+        """The edit form: what was posted, else the medicine's values with its price as typed ("12.50")."""
+        form = cls(obj=medicine)
+        form.sale_price.currency = currency
+        if not form.is_submitted():
+            form.sale_price.data = major_str(medicine.sale_price or 0, currency)
+        return form
 
     def values(self):
         return {"name": self.name.data, "generic_name": self.generic_name.data or None, "form": self.form.data,

@@ -6,12 +6,13 @@ from flask_login import current_user
 from ...localtime import clinic_settings
 from ...models import Medicine, StockBatch, StockMovement
 from ...models.prefetch import prefetch
-from ...money import format_money, major_str
+from ...money import format_money
 from ...pagination import paginate
 from ...permissions import require_permission
 from ...services.pharmacy import catalogue, stock
-from ...web import htmx_redirect, render
-from ..common import get_or_404, page_number
+from ...web import htmx_redirect, render, render_form
+from ..common import beside_field, get_or_404, page_number
+from ..flows import archive_routes, save_form
 from .forms import AdjustForm, MedicineForm, ReceiveForm
 
 bp = Blueprint("inventory", __name__, url_prefix="/inventory")
@@ -31,14 +32,6 @@ def _currency(form, *fields):
     return form
 
 
-def _beside_field(form, exc):
-    """Put a refused stock operation's message beside its field; returns it when it has none (shown on top)."""
-    if exc.field and exc.field in form:
-        form[exc.field].errors = list(form[exc.field].errors or []) + [str(exc)]
-        return None
-    return str(exc)
-
-
 @bp.get("/")
 @require_permission("inventory", "read")
 def index():
@@ -52,20 +45,13 @@ def index():
 
 
 def _medicine_form(form, medicine=None):
-    if form.validate_on_submit():
-        try:
-            if medicine is None:
-                medicine = catalogue.create(form.values())
-                flash(f"{medicine.label} added to the catalogue.", "success")
-            else:
-                catalogue.update(medicine, form.values())
-                flash("Saved.", "success")
-        except catalogue.Duplicate:
-            form.name.errors.append("This clinic already has a medicine with this name, form and strength.")
-        else:
-            return htmx_redirect(url_for("inventory.show", medicine_id=medicine.pk))
-    status = 422 if form.is_submitted() else 200
-    return render("inventory/medicine_form.html", block="form", status=status, form=form, medicine=medicine)
+    """Add or edit a catalogue medicine; a second one of the same name, form and strength is refused."""
+    return save_form("inventory/medicine_form.html", form, medicine, name="medicine",
+                     create=catalogue.create, update=catalogue.update,
+                     duplicate=(catalogue.Duplicate, "name",
+                                "This clinic already has a medicine with this name, form and strength."),
+                     added=lambda medicine: f"{medicine.label} added to the catalogue.",
+                     redirect_to=lambda medicine: url_for("inventory.show", medicine_id=medicine.pk))
 
 
 @bp.route("/medicines/new", methods=["GET", "POST"])
@@ -93,30 +79,14 @@ def show(medicine_id):
 def edit(medicine_id):
     """Edit a catalogue medicine."""
     medicine = get_or_404(Medicine, medicine_id)
-    form = MedicineForm(obj=medicine)
-    if not form.is_submitted():
-        form.sale_price.data = major_str(medicine.sale_price or 0, clinic_settings().currency)
-    return _medicine_form(_currency(form, "sale_price"), medicine)
+    return _medicine_form(MedicineForm.for_medicine(medicine, clinic_settings().currency), medicine)
 
 
-@bp.post("/medicines/<medicine_id>/archive")
-@require_permission("inventory", "update")
-def archive(medicine_id):
-    """Archive a medicine: no longer offered for prescribing or receiving; history kept."""
-    medicine = get_or_404(Medicine, medicine_id)
-    catalogue.set_active(medicine, False)
-    flash(f"{medicine.label} was archived.", "success")
-    return htmx_redirect(url_for("inventory.show", medicine_id=medicine.pk))
-
-
-@bp.post("/medicines/<medicine_id>/restore")
-@require_permission("inventory", "update")
-def restore(medicine_id):
-    """Restore an archived medicine."""
-    medicine = get_or_404(Medicine, medicine_id)
-    catalogue.set_active(medicine, True)
-    flash(f"{medicine.label} was restored.", "success")
-    return htmx_redirect(url_for("inventory.show", medicine_id=medicine.pk))
+# Archived: no longer offered for prescribing or receiving; its history is kept.
+archive_routes(bp, "/medicines/<medicine_id>", Medicine, require_permission("inventory", "update"),
+               catalogue.set_active,
+               done=lambda medicine, active: (f"{medicine.label} was {'restored' if active else 'archived'}.",
+                                              url_for("inventory.show", medicine_id=medicine.pk)))
 
 
 @bp.route("/medicines/<medicine_id>/receive", methods=["GET", "POST"])
@@ -131,13 +101,11 @@ def receive(medicine_id):
             batch = stock.receive(medicine, form.lot.data, form.expiry_date, form.quantity.data,
                                   form.unit_cost.minor(), form.supplier.data, current_user)
         except stock.StockError as exc:
-            message = _beside_field(form, exc)
+            message = beside_field(form, exc)
         else:
             flash(f"Received {form.quantity.data} into lot {batch.lot}; {batch.on_hand} on hand.", "success")
             return htmx_redirect(url_for("inventory.show", medicine_id=medicine.pk))
-    status = 422 if form.is_submitted() else 200
-    return render("inventory/receive.html", block="form", status=status, form=form, medicine=medicine,
-                  message=message)
+    return render_form("inventory/receive.html", form, medicine=medicine, message=message)
 
 
 @bp.route("/batches/<batch_id>/adjust", methods=["GET", "POST"])
@@ -151,12 +119,11 @@ def adjust(batch_id):
         try:
             stock.adjust(batch, form.delta(), form.reason.data, form.note.data, current_user)
         except stock.StockError as exc:
-            message = _beside_field(form, exc)
+            message = beside_field(form, exc)
         else:
             flash(f"Lot {batch.lot} adjusted by {form.delta():+d}.", "success")
             return htmx_redirect(url_for("inventory.show", medicine_id=batch.medicine.pk))
-    status = 422 if form.is_submitted() else 200
-    return render("inventory/adjust.html", block="form", status=status, form=form, batch=batch, message=message)
+    return render_form("inventory/adjust.html", form, batch=batch, message=message)
 
 
 @bp.post("/batches/<batch_id>/write-off")

@@ -9,8 +9,8 @@ from ...pagination import paginate
 from ...permissions import require_permission
 from ...services.labs import catalogue
 from ...services.labs.flags import describe_ages, describe_range
-from ...web import htmx_redirect, render
-from ..common import get_or_404, page_number
+from ...web import htmx_redirect, render, render_form
+from ..common import beside_field, get_or_404, page_number
 from .forms import LabTestForm, PanelForm
 from .base import bp
 
@@ -27,25 +27,24 @@ def tests():
                   describe_ages=describe_ages, money=lambda minor: format_money(minor, currency))
 
 
-def _test_form_page(form, test, status=200, message=None):
+def _test_form_page(form, test, message=None):
     if request.method == "GET":
         for _ in range(BLANK_RANGE_ROWS):
             form.ranges.append_entry()
-    return render("labs/test_form.html", block="form", status=status, form=form, test=test, message=message)
+    return render_form("labs/test_form.html", form, test=test, message=message)
 
 
 def _save_test(form, test):
+    message = None
     if form.validate_on_submit():
         try:
             catalogue.save_test(test, form.values(), form.range_values())
         except catalogue.CatalogueError as exc:
-            if exc.field and exc.field in form:
-                form[exc.field].errors = list(form[exc.field].errors) + [str(exc)]
-                return _test_form_page(form, test, 422)
-            return _test_form_page(form, test, 422, message=str(exc))
-        flash(f"{test.name} saved.", "success")
-        return htmx_redirect(url_for("labs.tests"))
-    return _test_form_page(form, test, 422 if form.is_submitted() else 200)
+            message = beside_field(form, exc)
+        else:
+            flash(f"{test.name} saved.", "success")
+            return htmx_redirect(url_for("labs.tests"))
+    return _test_form_page(form, test, message)
 
 
 @bp.route("/tests/new", methods=["GET", "POST"])
@@ -74,7 +73,7 @@ def panels():
     return render("labs/panels.html", panel_list=panel_list, panel_tests=catalogue.panel_tests(panel_list))
 
 
-def _panel_page(panel, status=200):
+def _panel_page(panel):
     form = PanelForm(data={"code": panel.code, "name": panel.name, "active": panel.active,
                            "tests": [str(t) for t in panel.test_ids]} if request.method == "GET" and panel.pk
                      else None)
@@ -85,13 +84,10 @@ def _panel_page(panel, status=200):
                                  bool(form.active.data))
         except catalogue.CatalogueError as exc:
             form[exc.field or "code"].errors = list(form[exc.field or "code"].errors) + [str(exc)]
-            status = 422
         else:
             flash(f"{panel.name} saved.", "success")
             return htmx_redirect(url_for("labs.panels"))
-    elif form.is_submitted():
-        status = 422
-    return render("labs/panel_form.html", block="form", status=status, form=form, panel=panel)
+    return render_form("labs/panel_form.html", form, panel=panel)
 
 
 @bp.route("/panels/new", methods=["GET", "POST"])

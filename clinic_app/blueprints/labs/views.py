@@ -10,12 +10,11 @@ from ...models.labs import WAITING
 from ...money import format_money
 from ...pagination import paginate
 from ...permissions import require_permission
-from ...services import audit
 from ...services.labs import catalogue, flags, orders, results, trends
 from ...services.visits import ref_id
 from ...models.prefetch import prefetch
-from ...web import htmx_redirect, render, safe_next
-from ..common import get_or_404, page_number
+from ...web import htmx_redirect, render, render_form, safe_next
+from ..common import get_or_404, page_number, read_or_404
 from .base import bp
 from .forms import AmendForm, CancelForm, CollectForm, EmptyForm, OrderForm, ReviewForm
 
@@ -73,22 +72,19 @@ def order_new():
     form = OrderForm() if request.method == "POST" else OrderForm(formdata=request.args)
     patient, visit = _order_target(form)
     panel_list, test_list = _fill_choices(form)
-    message, status = None, 200
-    if request.method == "POST":
-        if form.validate():
-            try:
-                order = orders.place(patient, _user(), form.tests.data, form.panels.data, form.priority.data,
-                                     form.note.data, visit)
-            except (orders.LabError, catalogue.CatalogueError) as exc:
-                message, status = str(exc), getattr(exc, "status", 422)
-            else:
-                flash(f"Order {order.number} placed.", "success")
-                return htmx_redirect(url_for("labs.order_show", order_id=order.pk))
+    message, status = None, None
+    if request.method == "POST" and form.validate():
+        try:
+            order = orders.place(patient, _user(), form.tests.data, form.panels.data, form.priority.data,
+                                 form.note.data, visit)
+        except (orders.LabError, catalogue.CatalogueError) as exc:
+            message, status = str(exc), getattr(exc, "status", 422)
         else:
-            status = 422
-    return render("labs/order_form.html", block="form", status=status, form=form, patient=patient, visit=visit,
-                  panel_tests={str(k): v for k, v in catalogue.panel_tests(panel_list).items()}, test_list=test_list, message=message,
-                  currency=clinic_settings().currency)
+            flash(f"Order {order.number} placed.", "success")
+            return htmx_redirect(url_for("labs.order_show", order_id=order.pk))
+    return render_form("labs/order_form.html", form, status=status, patient=patient, visit=visit,
+                       panel_tests={str(k): v for k, v in catalogue.panel_tests(panel_list).items()},
+                       test_list=test_list, message=message, currency=clinic_settings().currency)
 
 
 # -- one order --------------------------------------------------------------------------
@@ -112,8 +108,7 @@ def _show(order, message=None, status=200, form_errors=None):
 @require_permission("lab_results", "read")
 def order_show(order_id):
     """The order: tests, specimen, results with flags, review, cancellation."""
-    order = _order(order_id)
-    audit.record("lab_order.view", target=order)
+    order = read_or_404(LabOrder, order_id, "lab_order.view")
     return _show(order)
 
 
@@ -168,9 +163,9 @@ def order_results(order_id):
     """Enter results per test; the flag is computed here from the patient's sex and age at collection."""
     order = _order(order_id)
     form = EmptyForm()
-    errors, message, status = {}, None, 200
+    errors, message, status = {}, None, None
     values = {k[2:]: v for k, v in request.form.items() if k.startswith("r-")}
-    if request.method == "POST" and form.validate():
+    if form.validate_on_submit():
         try:
             results.enter(order, values, _user())
         except orders.LabError as exc:
@@ -178,11 +173,8 @@ def order_results(order_id):
         else:
             flash("Results saved.", "success")
             return htmx_redirect(url_for("labs.order_show", order_id=order.pk))
-    elif request.method == "POST":
-        status = 422
-    return render("labs/results_form.html", block="form", status=status, order=order, form=form,
-                  rows=_result_rows(order), values=values, errors=errors, message=message,
-                  age=_age_at_collection(order))
+    return render_form("labs/results_form.html", form, status=status, order=order, rows=_result_rows(order),
+                       values=values, errors=errors, message=message, age=_age_at_collection(order))
 
 
 def _result_rows(order):
@@ -203,8 +195,7 @@ def _result_rows(order):
 @require_permission("lab_results", "read")
 def order_report(order_id):
     """Printable report: clinic header, patient, results with ranges and flags."""
-    order = _order(order_id)
-    audit.record("lab_order.print", target=order)
+    order = read_or_404(LabOrder, order_id, "lab_order.print")
     return render("labs/report.html", order=order, by_test=results.results_of(order), labels=flags.FLAG_LABELS,
                   settings=clinic_settings(), now=clock.now(), age=_age_at_collection(order))
 
@@ -238,7 +229,7 @@ def result_amend(result_id):
     """Correct a result with a reason; the original stays in its history."""
     result = _result(result_id)
     form = AmendForm(data={"value": result.shown_value} if request.method == "GET" else None)
-    message, status = None, 200
+    message, status = None, None
     if form.validate_on_submit():
         try:
             results.amend(result, form.value.data, form.reason.data, _user())
@@ -247,9 +238,7 @@ def result_amend(result_id):
         else:
             flash("Correction saved; the original value is kept in the result's history.", "success")
             return htmx_redirect(url_for("labs.result_show", result_id=result.pk))
-    elif form.is_submitted():
-        status = 422
-    return render("labs/amend.html", block="form", status=status, form=form, result=result, message=message)
+    return render_form("labs/amend.html", form, status=status, result=result, message=message)
 
 
 @bp.post("/results/<result_id>/acknowledge")

@@ -1,10 +1,9 @@
 """Messages: every email of this clinic with its delivery status, newest first. Read-only."""
-from flask import Blueprint, request
+from flask import Blueprint
 
 from ...permissions import require_permission
 from ...services import outbox
-from ...web import render
-from ..common import page_number
+from ..flows import filtered_list
 from . import delivery
 from .forms import MessageFilterForm
 
@@ -15,9 +14,6 @@ bp = Blueprint("messages", __name__, url_prefix="/messages")
 @require_permission("messages", "read")
 def index():
     """The outbox, filtered by status; the results block is the htmx fragment."""
-    form = MessageFilterForm(request.args)
-    valid = form.validate()
-    page = outbox.message_page(form.status.data, page=page_number()) if valid else None
-    deliveries = delivery.describe_page(page.items) if page is not None else {}
-    return render("messages/index.html", block="results", status=200 if valid else 422, form=form, page=page,
-                  deliveries=deliveries)
+    return filtered_list("messages/index.html", MessageFilterForm,
+                         lambda form, page: outbox.message_page(form.status.data, page=page),
+                         lambda page: {"deliveries": delivery.describe_page(page.items) if page is not None else {}})

@@ -8,18 +8,14 @@ from ... import clock
 from ...models import Patient
 from ...pagination import paginate
 from ...permissions import require_permission
-from ...services import audit
 from ...services import patients as svc
 
-from ...web import htmx_redirect, render
-from ..common import get_or_404, page_number
+from ...web import htmx_redirect, render, render_form
+from ..common import get_or_404, page_number, read_or_404
+from ..flows import archive_routes
 from .forms import PatientForm
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
-
-
-def get_patient_or_404(patient_id):
-    return get_or_404(Patient, patient_id)
 
 
 @bp.get("/")
@@ -51,9 +47,7 @@ def _form_page(form, patient=None):
                 form.first_name.errors.append(str(exc))
             else:
                 return htmx_redirect(url_for("patients.show", patient_id=patient.pk))
-    status = 422 if form.is_submitted() else 200
-    return render("patients/form.html", block="form", status=status, form=form, patient=patient,
-                  duplicates=duplicates)
+    return render_form("patients/form.html", form, patient=patient, duplicates=duplicates)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -67,8 +61,7 @@ def create():
 @require_permission("patients", "read")
 def show(patient_id):
     """The patient's page: alerts, details, next appointment and timeline."""
-    patient = get_patient_or_404(patient_id)
-    audit.record("patient.view", target=patient)
+    patient = read_or_404(Patient, patient_id, "patient.view")
     return render("patients/show.html", patient=patient,
                   next_appointment=svc.next_appointment(patient, clock.now()))
 
@@ -77,7 +70,7 @@ def show(patient_id):
 @require_permission("patients", "read")
 def timeline(patient_id):
     """One page of the patient's timeline (lazy-loaded, 'load more')."""
-    patient = get_patient_or_404(patient_id)
+    patient = get_or_404(Patient, patient_id)
     before = request.args.get("before")
     try:
         before_at = datetime.fromisoformat(before) if before else None
@@ -93,27 +86,17 @@ def timeline(patient_id):
 @require_permission("patients", "update")
 def edit(patient_id):
     """Edit a patient's details."""
-    patient = get_patient_or_404(patient_id)
+    patient = get_or_404(Patient, patient_id)
     return _form_page(PatientForm.for_patient(patient), patient)
 
 
-@bp.post("/<patient_id>/archive")
-@require_permission("patients", "delete")
-def archive(patient_id):
-    """Archive (soft-delete) a patient: hidden from lists, records kept."""
-    patient = get_patient_or_404(patient_id)
-    svc.set_active(patient, False)
-    flash(f"{patient.full_name} was archived. Restore from the archived list.", "success")
-    return htmx_redirect(url_for("patients.index"), status=303)
+def _archived_or_restored(patient, active):
+    """(message, where to go) after archiving (back to the list) or restoring (the patient's page)."""
+    if active:
+        return f"{patient.full_name} was restored.", url_for("patients.show", patient_id=patient.pk)
+    return f"{patient.full_name} was archived. Restore from the archived list.", url_for("patients.index")
 
 
-@bp.post("/<patient_id>/restore")
-@require_permission("patients", "delete")
-def restore(patient_id):
-    """Restore an archived patient."""
-    patient = get_patient_or_404(patient_id)
-    svc.set_active(patient, True)
-    flash(f"{patient.full_name} was restored.", "success")
-    return htmx_redirect(url_for("patients.show", patient_id=patient.pk), status=303)
-
-
+# Archive is the soft delete: hidden from lists, records kept.
+archive_routes(bp, "/<patient_id>", Patient, require_permission("patients", "delete"), svc.set_active,
+               done=_archived_or_restored)

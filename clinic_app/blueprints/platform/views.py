@@ -13,10 +13,10 @@ from ...models import Tenant
 from ...services import platform as svc
 from ...services.auth import check_sign_in
 from ...services.subscription import standing
-from ..common import get_or_404
 from ...web import htmx_redirect, render
+from ..common import get_or_404, page_number
+from ..flows import filtered_list
 from ..signin import login_page
-from ..common import page_number
 from .forms import (
     ClinicFilterForm,
     ExtendTrialForm,
@@ -93,10 +93,8 @@ def logout():
 @bp.get("/")
 def clinics():
     """Every clinic, 25 a page: state, dates, counts, last activity; search and state filter."""
-    form = ClinicFilterForm(request.args)
-    valid = form.validate()
-    page = svc.clinic_page(form.q.data or "", form.state.data or "", page_number()) if valid else None
-    return render("platform/clinics.html", block="results", status=200 if valid else 422, form=form, page=page)
+    return filtered_list("platform/clinics.html", ClinicFilterForm,
+                         lambda form, page: svc.clinic_page(form.q.data or "", form.state.data or "", page))
 
 
 def get_tenant_or_404(tenant_id):
@@ -119,45 +117,46 @@ def clinic(tenant_id):
     return _clinic_page(get_tenant_or_404(tenant_id))
 
 
-def _act(tenant_id, form, form_name, apply, done):
-    """Validate `form`, run `apply(tenant, form)`, then PRG back; 422 beside the field otherwise."""
+# The operator's actions on a clinic, one line each: the form (its prefix is the action's name and
+# the endpoint's), the service, the form fields it takes before the reason, and the flash.
+CLINIC_ACTIONS = {
+    "extend": (ExtendTrialForm, svc.extend_trial, ("days",), "Extended."),
+    "suspend": (SuspendForm, svc.suspend_clinic, (), "Suspended."),
+    "reactivate": (ReactivateForm, svc.reactivate_clinic, (), "Reactivated."),
+}
+
+
+def clinic_action(tenant_id, action):
+    """Extend the trial (or paid period) by 1–60 days, suspend the clinic, or lift a suspension."""
+    form_class, apply, fields, done = CLINIC_ACTIONS[action]
+    form = form_class(prefix=action)
     tenant = get_tenant_or_404(tenant_id)
     if form.validate_on_submit():
         try:
-            apply(tenant, form)
+            apply(g.operator, tenant, *(form[name].data for name in fields), form.reason.data.strip(),
+                  request.remote_addr)
         except svc.ActionRefused as exc:
             form.reason.errors.append(str(exc))
         else:
             flash(done, "success")
             return htmx_redirect(url_for("platform.clinic", tenant_id=tenant.pk))
-    return _clinic_page(tenant, status=422, **{form_name: form})
+    return _clinic_page(tenant, status=422, **{f"{action}_form": form})
 
 
-@bp.post("/clinics/<tenant_id>/extend")
-def extend(tenant_id):
-    """Extend the clinic's trial (or paid period) by 1–60 days."""
-    form = ExtendTrialForm(prefix="extend")
-    return _act(tenant_id, form, "extend_form",
-                lambda t, f: svc.extend_trial(g.operator, t, f.days.data, f.reason.data.strip(), request.remote_addr),
-                "Extended.")
+def _clinic_action_view(action):
+    """`clinic_action` for one action: its URL takes only the clinic's id (a rule's `defaults` would add
+    `action` to it), named after the action (CSRFProtect reads a view's module and name)."""
+    def view(tenant_id):
+        return clinic_action(tenant_id, action)
+
+    view.__name__ = view.__qualname__ = action
+    view.__doc__ = clinic_action.__doc__
+    return view
 
 
-@bp.post("/clinics/<tenant_id>/suspend")
-def suspend(tenant_id):
-    """Suspend the clinic (its staff see the suspended page)."""
-    form = SuspendForm(prefix="suspend")
-    return _act(tenant_id, form, "suspend_form",
-                lambda t, f: svc.suspend_clinic(g.operator, t, f.reason.data.strip(), request.remote_addr),
-                "Suspended.")
-
-
-@bp.post("/clinics/<tenant_id>/reactivate")
-def reactivate(tenant_id):
-    """Lift an operator suspension."""
-    form = ReactivateForm(prefix="reactivate")
-    return _act(tenant_id, form, "reactivate_form",
-                lambda t, f: svc.reactivate_clinic(g.operator, t, f.reason.data.strip(), request.remote_addr),
-                "Reactivated.")
+for _action in CLINIC_ACTIONS:
+    bp.add_url_rule(f"/clinics/<tenant_id>/{_action}", endpoint=_action, view_func=_clinic_action_view(_action),
+                    methods=["POST"])
 
 
 @bp.get("/jobs")

@@ -10,11 +10,10 @@ from ...models import Dispense, Medicine, Patient, Prescription, Visit
 from ...models.prefetch import prefetch
 from ...pagination import paginate
 from ...permissions import require_permission
-from ...services import audit
 from ...services.pharmacy import dispensing, prescribing, printout
 from ...services.visits import ref_id
 from ...web import htmx_redirect, render
-from ..common import get_or_404, page_number
+from ..common import get_or_404, page_number, read_or_404
 from .forms import MAX_LINES, CancelForm, DispenseForm, PrescriptionForm
 
 bp = Blueprint("prescriptions", __name__, url_prefix="/prescriptions")
@@ -176,9 +175,18 @@ def _show(rx, message=None, status=200, cancel_form=None):
 @require_permission("prescriptions", "read")
 def show(prescription_id):
     """The prescription: lines in plain language, status, dispenses with the lots used."""
-    rx = get_or_404(Prescription, prescription_id)
-    audit.record("prescription.view", target=rx)
+    rx = read_or_404(Prescription, prescription_id, "prescription.view")
     return _show(rx)
+
+
+def _transition(rx, step, done, form=None):
+    """Run `step()` on `rx`; a refusal is shown on the prescription's page (422), else flash `done` and back to it."""
+    try:
+        step()
+    except prescribing.PrescriptionError as exc:
+        return _show(rx, str(exc), 422, form)
+    flash(done, "success")
+    return htmx_redirect(url_for("prescriptions.show", prescription_id=rx.pk))
 
 
 @bp.post("/<prescription_id>/issue")
@@ -186,12 +194,7 @@ def show(prescription_id):
 def issue(prescription_id):
     """Issue a draft prescription (it can then be dispensed)."""
     rx = get_or_404(Prescription, prescription_id)
-    try:
-        prescribing.issue(rx)
-    except prescribing.PrescriptionError as exc:
-        return _show(rx, str(exc), 422)
-    flash("Prescription issued.", "success")
-    return htmx_redirect(url_for("prescriptions.show", prescription_id=rx.pk))
+    return _transition(rx, lambda: prescribing.issue(rx), "Prescription issued.")
 
 
 @bp.post("/<prescription_id>/cancel")
@@ -202,20 +205,14 @@ def cancel(prescription_id):
     form = CancelForm()
     if not form.validate():
         return _show(rx, "Give the reason for cancelling.", 422, form)
-    try:
-        prescribing.cancel(rx, form.reason.data)
-    except prescribing.PrescriptionError as exc:
-        return _show(rx, str(exc), 422, form)
-    flash("Prescription cancelled.", "success")
-    return htmx_redirect(url_for("prescriptions.show", prescription_id=rx.pk))
+    return _transition(rx, lambda: prescribing.cancel(rx, form.reason.data), "Prescription cancelled.", form)
 
 
 @bp.get("/<prescription_id>/print")
 @require_permission("prescriptions", "read")
 def print_view(prescription_id):
     """A print-friendly prescription: clinic, prescriber, patient, date, lines in plain language."""
-    rx = get_or_404(Prescription, prescription_id)
-    audit.record("prescription.print", target=rx)
+    rx = read_or_404(Prescription, prescription_id, "prescription.print")
     return render("prescriptions/print.html", rx=rx, settings=clinic_settings())
 
 
@@ -223,8 +220,7 @@ def print_view(prescription_id):
 @require_permission("prescriptions", "read")
 def pdf(prescription_id):
     """The prescription as a PDF download (the print page's content)."""
-    rx = get_or_404(Prescription, prescription_id)
-    audit.record("prescription.pdf", target=rx)
+    rx = read_or_404(Prescription, prescription_id, "prescription.pdf")
     day = (rx.issued_at or rx.created_at).strftime("%Y-%m-%d")
     record = re.sub(r"[^A-Za-z0-9-]", "", rx.patient.record_number or "")
     response = make_response(printout.prescription_pdf(rx, clinic_settings()))

@@ -4,8 +4,9 @@ from flask import Blueprint, abort, flash, url_for
 from ...models import Role
 from ...permissions import ACTIONS, RESOURCES, label, require_permission
 from ...services import roles, staff
-from ...web import htmx_redirect, render
+from ...web import htmx_redirect, render, render_form
 from ..common import get_or_404
+from ..flows import attempt
 from .forms import RoleForm
 
 bp = Blueprint("roles", __name__, url_prefix="/roles")
@@ -15,13 +16,13 @@ def get_role_or_404(role_id):
     return get_or_404(Role, role_id)
 
 
-def _form_page(form, role=None, status=200):
+def _form_page(form, role=None, status=None):
     # The Admin role is shown as what it always is: everything.
     full = role is not None and role.is_admin
-    return render("roles/edit.html", block="form", status=status, form=form, role=role,
-                  granted=set(roles.PERMISSION_KEYS) if full else set(form.permissions.data or []),
-                  matrix=[(res, label(res), actions) for res, actions in RESOURCES.items()], actions=ACTIONS,
-                  users=roles.role_user_counts().get(role.pk, 0) if role is not None else 0)
+    return render_form("roles/edit.html", form, status=status, role=role,
+                       granted=set(roles.PERMISSION_KEYS) if full else set(form.permissions.data or []),
+                       matrix=[(res, label(res), actions) for res, actions in RESOURCES.items()], actions=ACTIONS,
+                       users=roles.role_user_counts().get(role.pk, 0) if role is not None else 0)
 
 
 @bp.get("/")
@@ -45,7 +46,7 @@ def create():
         else:
             flash(f"Role {role.name} created.", "success")
             return htmx_redirect(url_for("roles.index"))
-    return _form_page(form, status=422 if form.is_submitted() else 200)
+    return _form_page(form)
 
 
 @bp.get("/<role_id>")
@@ -83,10 +84,6 @@ def update(role_id):
 def delete(role_id):
     """Delete a custom role that nobody has."""
     role = get_role_or_404(role_id)
-    try:
-        roles.delete_role(role)
-    except staff.StaffError as exc:
-        flash(str(exc), "error")
-        return htmx_redirect(url_for("roles.edit", role_id=role.pk))
-    flash(f"Role {role.name} deleted.", "success")
-    return htmx_redirect(url_for("roles.index"))
+    if attempt(lambda: roles.delete_role(role), f"Role {role.name} deleted.", staff.StaffError):
+        return htmx_redirect(url_for("roles.index"))
+    return htmx_redirect(url_for("roles.edit", role_id=role.pk))

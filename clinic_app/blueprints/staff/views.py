@@ -5,8 +5,9 @@ from flask_login import current_user
 from ...models import Role, User
 from ...permissions import require_permission
 from ...services import staff
-from ...web import htmx_redirect, render
+from ...web import htmx_redirect, render, render_form
 from ..common import find, get_or_404
+from ..flows import attempt
 from .forms import InviteForm, RoleChangeForm, TakesAppointmentsForm
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -51,7 +52,7 @@ def invite():
         else:
             flash(f"Invitation sent to {user.email}.", "success")
             return htmx_redirect(url_for("staff.index"))
-    return render("staff/invite.html", block="form", status=422 if form.is_submitted() else 200, form=form)
+    return render_form("staff/invite.html", form)
 
 
 @bp.get("/<user_id>")
@@ -80,42 +81,35 @@ def change_role(user_id):
     return _detail(user, form, status=422, block="role_form")
 
 
+def _act(user_id, action, done, back=None):
+    """Run `action(user)` on a staff member, flash `done(user, result)` or the StaffError, then go to
+    `back(user)` (their page by default)."""
+    user = get_user_or_404(user_id)
+    attempt(lambda: action(user), lambda result: done(user, result), staff.StaffError)
+    return htmx_redirect(back(user) if back else url_for("staff.detail", user_id=user.pk))
+
+
 @bp.post("/<user_id>/deactivate")
 @require_permission("staff", "delete")
 def deactivate(user_id):
     """Deactivate a staff member: they are signed out everywhere at once."""
-    user = get_user_or_404(user_id)
-    try:
-        staff.deactivate(user)
-    except staff.StaffError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(f"{user.name} is deactivated and signed out everywhere.", "success")
-    return htmx_redirect(_back_to(user, fallback=url_for("auth.login")))
+    return _act(user_id, staff.deactivate, lambda user, _: f"{user.name} is deactivated and signed out everywhere.",
+                back=lambda user: _back_to(user, fallback=url_for("auth.login")))
 
 
 @bp.post("/<user_id>/reactivate")
 @require_permission("staff", "update")
 def reactivate(user_id):
     """Let a deactivated staff member sign in again."""
-    user = get_user_or_404(user_id)
-    if staff.reactivate(user):
-        flash(f"{user.name} is {'active' if user.status == 'active' else 'invited'} again.", "success")
-    return htmx_redirect(url_for("staff.detail", user_id=user.pk))
+    return _act(user_id, staff.reactivate, lambda user, changed: changed and (
+        f"{user.name} is {'active' if user.status == 'active' else 'invited'} again."))
 
 
 @bp.post("/<user_id>/resend")
 @require_permission("staff", "create")
 def resend_invite(user_id):
     """Send a fresh invitation email (earlier links stop working)."""
-    user = get_user_or_404(user_id)
-    try:
-        staff.resend_invite(user)
-    except staff.StaffError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(f"A new invitation was sent to {user.email}.", "success")
-    return htmx_redirect(url_for("staff.detail", user_id=user.pk))
+    return _act(user_id, staff.resend_invite, lambda user, _: f"A new invitation was sent to {user.email}.")
 
 
 @bp.post("/<user_id>/appointments")

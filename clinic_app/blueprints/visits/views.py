@@ -6,17 +6,12 @@ from ...models import Appointment, Patient, Visit
 from ...models.prefetch import prefetch
 from ...pagination import paginate
 from ...permissions import require_permission
-from ...services import audit
 from ...services import visits as svc
-from ...web import htmx_redirect, render
-from ..common import get_or_404, page_number
+from ...web import htmx_redirect, render, render_form
+from ..common import get_or_404, page_number, read_or_404
 from .forms import StartVisitForm, form_for
 
 bp = Blueprint("visits", __name__, url_prefix="/visits")
-
-
-def get_visit_or_404(visit_id):
-    return get_or_404(Visit, visit_id)
 
 
 @bp.get("/")
@@ -73,8 +68,7 @@ def start():
 @require_permission("visits", "read")
 def show(visit_id):
     """The visit: patient alerts, SOAP note, vitals, diagnosis, signature and amendments."""
-    visit = get_visit_or_404(visit_id)
-    audit.record("visit.view", target=visit)
+    visit = read_or_404(Visit, visit_id, "visit.view")
     return _show(visit)
 
 
@@ -93,11 +87,11 @@ def _show(visit, message=None, status=200):
 @require_permission("visits", "update")
 def edit(visit_id):
     """Edit a draft visit (its provider or an Admin); for a signed visit this is the amendment form."""
-    visit = get_visit_or_404(visit_id)
+    visit = get_or_404(Visit, visit_id)
     if not _may_edit(visit):  # another doctor's draft: they read it on the visit page
         abort(403, description=str(svc.not_yours(visit)))
     form = form_for(visit, svc.values_of(visit))
-    message, status = None, 200
+    message, status = None, None
     if visit.locked and form.is_submitted() and "reason" not in request.form:
         # A draft form posted after someone signed the visit: refuse, offer the amendment form.
         message, status = svc.SIGNED_MEANWHILE, 409
@@ -117,16 +111,14 @@ def edit(visit_id):
                 form = form_for(visit, svc.values_of(visit))
         else:
             return htmx_redirect(url_for("visits.show", visit_id=visit.pk))
-    elif form.is_submitted():
-        status = 422
-    return render("visits/form.html", block="form", status=status, form=form, visit=visit, message=message)
+    return render_form("visits/form.html", form, status=status, visit=visit, message=message)
 
 
 @bp.post("/<visit_id>/sign")
 @require_permission("visits", "update")
 def sign(visit_id):
     """Sign the visit (its provider only): locks the note and completes a linked appointment."""
-    visit = get_visit_or_404(visit_id)
+    visit = get_or_404(Visit, visit_id)
     try:
         svc.sign(visit, current_user)
     except svc.NotProvider as exc:
