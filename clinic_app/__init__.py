@@ -3,6 +3,7 @@ import logging
 
 from flask import Flask, g
 from flask_login import current_user
+from jinja2.runtime import Macro
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import load_config
@@ -60,11 +61,11 @@ def create_app(config=None):
 
     app.jinja_env.globals.update(local_time=local_time, local_date=local_date, date_pattern=date_pattern,
                                  page_url=page_url)
-    # Shared macros as globals: jinja2-fragments renders a block without the
-    # template's top-level imports, so blocks must find them globally. (After the
-    # globals above: the macro module sees the globals present when it is made.)
+    # Every macro of components/macros.html as a global: jinja2-fragments renders a block without the
+    # template's top-level imports, so blocks must find them globally, and no template imports them.
+    # (After the globals above: the macro module sees the globals present when it is made.)
     macros = app.jinja_env.get_template("components/macros.html").module
-    app.jinja_env.globals.update(render_field=macros.render_field, pager=macros.pager, page_count=macros.page_count)
+    app.jinja_env.globals.update({name: value for name, value in vars(macros).items() if isinstance(value, Macro)})
 
     _ = models  # documents registered
     return app
