@@ -4,7 +4,11 @@ from clinic_app.models import Settings, User, Visit
 from clinic_app.money import format_money, major_str
 from clinic_app.services import patients as patient_svc
 from clinic_app.services.billing import invoices, payments, price_list
+from clinic_app.services.pharmacy import dispensing
 from clinic_app.tenancy import current_tenant
+from tests import lab_factories as lf
+from tests import pharmacy_factories as pf
+from tests.support import make_user
 
 
 def admin():
@@ -22,6 +26,22 @@ def patient(first="Maria", last="Lopez", email=None):
 
 def visit(p, provider):
     return Visit(patient=p, provider=provider, started_at=clock.now()).save()
+
+
+def billable_visit(consultation_tax=0, **billing):
+    """Maria's visit with Dr Who and three billable items: the default consultation (50.00 taxed at
+    `consultation_tax`), 4 x a 2.50 medicine dispensed and a potassium order; VAT 20% in the settings,
+    with `billing` (address, footer...) set beside it."""
+    doctor = make_user("Doctor", email="doc@clinica.test", name="Dr Who")
+    set_billing(tax_rates=[{"name": "VAT", "rate": 2000}], **billing)
+    price_item("CONS", "Consultation", 5000, consultation_tax)
+    p = patient(email="maria@example.test")
+    v = visit(p, doctor)
+    med = pf.medicine(price=250)
+    pf.batch(med, "L1", 100, user=doctor)
+    dispensing.dispense(pf.prescription(v, doctor, pf.row(med, quantity=4)), 0, 4, doctor)
+    lf.order(p, doctor, codes=("K",), visit=v)
+    return v
 
 
 def line(description="Dressing", quantity=1, unit_price=1000, tax_rate=0, **kw):

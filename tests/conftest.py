@@ -13,10 +13,10 @@ from clinic_app import clock as clock_module
 from clinic_app import create_app
 from clinic_app.dev import Services
 from clinic_app.extensions import ensure_indexes, redis_conn
-from clinic_app.tenancy import tenant_context
 
 from .faults.report import pytest_terminal_summary  # noqa: F401  (the fault tests' report, also under xdist)
-from .support import TenantClient, clear_mail, login, make_clinic, make_user, probe_blueprint, read_mail
+from .support import (TenantClient, clear_mail, in_tenant_of, login, make_clinic, make_user, probe_blueprint,
+                      read_mail)
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -139,14 +139,7 @@ def login_as(app, client, in_tenant):
 @pytest.fixture
 def in_tenant(app):
     """`with in_tenant(clinic):` -> app context + tenant_context."""
-    from contextlib import contextmanager
-
-    @contextmanager
-    def bind(tenant):
-        with app.app_context(), tenant_context(tenant):
-            yield tenant
-
-    return bind
+    return in_tenant_of(app)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Helpers shared by the test suite: mail reading, job running, factories."""
 import mailbox
+from contextlib import contextmanager
 from email import policy
 from email.parser import BytesParser
 
@@ -11,6 +12,7 @@ from rq import SimpleWorker
 from clinic_app import jobs
 from clinic_app.extensions import get_queue, init_db
 from clinic_app.services.tenants import create_tenant
+from clinic_app.tenancy import tenant_context
 
 TEST_PASSWORD = "correct horse battery staple"
 
@@ -50,10 +52,65 @@ def make_user(role_name, email=None, name=None, status="active", password=TEST_P
                 status=status, password_hash=hash_password(password) if password else None).save()
 
 
+def in_tenant_of(app):
+    """`with in_tenant_of(app)(clinic):` -> app context + tenant_context (the `in_tenant` fixture, for any app)."""
+
+    @contextmanager
+    def bind(tenant):
+        with app.app_context(), tenant_context(tenant):
+            yield tenant
+
+    return bind
+
+
+def api_secret(in_tenant, clinic, role="Receptionist"):
+    """The secret of a new API token with the named role, made by `clinic`'s Admin."""
+    from clinic_app.models import Role, User
+    from clinic_app.services.api_tokens import create_token
+
+    with in_tenant(clinic):
+        admin = User.objects.get(email=f"admin@{clinic.subdomain}.test")
+        _, secret = create_token(f"{role} test", Role.objects.get(name=role), admin)
+    return secret
+
+
+def api_auth(in_tenant, clinic, role="Receptionist"):
+    """Authorization header of a new API token with the named role (see api_secret)."""
+    return {"Authorization": f"Bearer {api_secret(in_tenant, clinic, role)}"}
+
+
+def stored(in_tenant, clinic, *models):
+    """Every document of `models` in `clinic` as stored, by model name, in _id order."""
+    with in_tenant(clinic):
+        return {m.__name__: sorted(m.objects.as_pymongo(), key=lambda d: str(d["_id"])) for m in models}
+
+
+@contextmanager
+def unchanged(state, *args):
+    """`with unchanged(snapshot, in_tenant, clinic): ...` asserts the block left `state(*args)` as it was."""
+    before = state(*args)
+    yield
+    assert state(*args) == before
+
+
 def login(client, tenant, email, password=TEST_PASSWORD):
     response = client.post("/login", data={"email": email, "password": password}, tenant=tenant)
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
     return response
+
+
+def signed_in_client(app, tenant, email, password=TEST_PASSWORD):
+    """A new test client of `app` (a browser of its own) signed in as `email` of `tenant`."""
+    client = app.test_client()
+    login(client, tenant, email, password)
+    return client
+
+
+def signed_in_user(app, in_tenant, clinic, role, **kw):
+    """A new user of `clinic` with `role` (make_user's `kw`), signed in on a client of their own -> (user, client)."""
+    with in_tenant(clinic):
+        user = make_user(role, **kw)
+    return user, signed_in_client(app, clinic, user.email)
 
 
 def run_jobs(app):

@@ -4,16 +4,14 @@ import re
 import pytest
 
 from clinic_app.models import AuditEvent, User, UserSession
-from tests.support import TEST_PASSWORD, login, make_user
+from tests.support import TEST_PASSWORD, login, signed_in_client, signed_in_user, stored, unchanged
 
 HX = {"HX-Request": "true"}
 NEW_PASSWORD = "plum tractor oboe lantern 91"
 
 
 def snapshot(in_tenant, clinic):
-    with in_tenant(clinic):
-        return {m.__name__: sorted(m.objects.as_pymongo(), key=lambda d: str(d["_id"]))
-                for m in (User, UserSession, AuditEvent)}
+    return stored(in_tenant, clinic, User, UserSession, AuditEvent)
 
 
 def sessions(in_tenant, clinic, email):
@@ -30,9 +28,7 @@ def events(in_tenant, clinic, action):
 def doctor(app, client, clinic_a, login_as):
     """The client signed in as a doctor, plus a second browser of the same doctor."""
     me = login_as(clinic_a, "Doctor")
-    other = app.test_client()
-    login(other, clinic_a, me.email)
-    return me, other
+    return me, signed_in_client(app, clinic_a, me.email)
 
 
 def test_the_page_lists_my_sessions_and_marks_this_device(client, clinic_a, doctor, in_tenant):
@@ -53,13 +49,12 @@ def test_i_can_change_my_name(client, clinic_a, doctor, in_tenant):
 
 
 def test_an_empty_name_is_422_beside_the_field(client, clinic_a, doctor, in_tenant):
-    before = snapshot(in_tenant, clinic_a)
-    response = client.post("/account/name", data={"name": " "}, headers=HX, tenant=clinic_a)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 422 and "<html" not in html and 'id="name-form"' in html
-    assert "HX-Request" in response.headers["Vary"]
-    assert re.search(r'id="name-error">Enter your name.', html)
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.post("/account/name", data={"name": " "}, headers=HX, tenant=clinic_a)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422 and "<html" not in html and 'id="name-form"' in html
+        assert "HX-Request" in response.headers["Vary"]
+        assert re.search(r'id="name-error">Enter your name.', html)
 
 
 def _change(client, clinic, current=TEST_PASSWORD, new=NEW_PASSWORD, confirm=None, **kw):
@@ -92,12 +87,11 @@ def test_changing_my_password_keeps_this_session_and_ends_the_others(app, client
 ])
 def test_bad_password_changes_are_422_beside_the_field_and_change_nothing(
         client, clinic_a, doctor, in_tenant, data, field, message):
-    before = snapshot(in_tenant, clinic_a)
-    response = _change(client, clinic_a, headers=HX, **data)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 422 and "<html" not in html and 'id="password-form"' in html
-    assert re.search(rf'id="{field}-error">[^<]*({message})', html), html
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = _change(client, clinic_a, headers=HX, **data)
+        html = response.get_data(as_text=True)
+        assert response.status_code == 422 and "<html" not in html and 'id="password-form"' in html
+        assert re.search(rf'id="{field}-error">[^<]*({message})', html), html
 
 
 def test_guessing_the_current_password_is_throttled(app, client, clinic_a, doctor):
@@ -130,8 +124,7 @@ def test_signing_out_this_session_from_the_list_signs_me_out(client, clinic_a, d
 
 def test_i_can_sign_out_all_my_other_sessions(app, client, clinic_a, doctor, in_tenant):
     me, other = doctor
-    third = app.test_client()
-    login(third, clinic_a, me.email)
+    third = signed_in_client(app, clinic_a, me.email)
     response = client.post("/account/sessions/revoke-others", tenant=clinic_a, follow_redirects=True)
     assert b"Signed out 2 other sessions." in response.data
     assert other.get("/account", tenant=clinic_a).status_code == 302
@@ -141,31 +134,25 @@ def test_i_can_sign_out_all_my_other_sessions(app, client, clinic_a, doctor, in_
     assert event.changes == {"sessions_revoked": 2, "others": True}
 
 
-def test_someone_elses_session_in_my_clinic_is_not_found(app, client, clinic_a, doctor, in_tenant):
-    with in_tenant(clinic_a):
-        make_user("Nurse")
-    nurse = app.test_client()
-    login(nurse, clinic_a, "nurse@example.test")
-    [theirs] = sessions(in_tenant, clinic_a, "nurse@example.test")
-    before = snapshot(in_tenant, clinic_a)
-    assert client.post(f"/account/sessions/{theirs.pk}/revoke", tenant=clinic_a).status_code == 404
-    assert snapshot(in_tenant, clinic_a) == before
-    assert nurse.get("/account", tenant=clinic_a).status_code == 200
+@pytest.mark.parametrize("theirs_in", ["my clinic", "another clinic"])
+def test_someone_elses_session_is_not_found(app, client, clinic_a, clinic_b, doctor, in_tenant, theirs_in):
+    """A nurse of my clinic, or another clinic's Admin: 404, nothing changed, their session still works."""
+    if theirs_in == "my clinic":
+        clinic = clinic_a
+        user, theirs_client = signed_in_user(app, in_tenant, clinic, "Nurse")
+        email = user.email
+    else:
+        clinic, email = clinic_b, "admin@clinicb.test"
+        theirs_client = signed_in_client(app, clinic, email)
+    [theirs] = sessions(in_tenant, clinic, email)
+    with unchanged(snapshot, in_tenant, clinic):
+        assert client.post(f"/account/sessions/{theirs.pk}/revoke", tenant=clinic_a).status_code == 404
+    assert theirs_client.get("/account", tenant=clinic).status_code == 200
 
 
 @pytest.mark.parametrize("bad_id", ["nope", "0" * 24])
 def test_unknown_sessions_are_404(client, clinic_a, doctor, bad_id):
     assert client.post(f"/account/sessions/{bad_id}/revoke", tenant=clinic_a).status_code == 404
-
-
-def test_another_clinics_session_is_not_found(app, client, clinic_a, clinic_b, doctor, in_tenant):
-    theirs_client = app.test_client()
-    login(theirs_client, clinic_b, "admin@clinicb.test")
-    [theirs] = sessions(in_tenant, clinic_b, "admin@clinicb.test")
-    before = snapshot(in_tenant, clinic_b)
-    assert client.post(f"/account/sessions/{theirs.pk}/revoke", tenant=clinic_a).status_code == 404
-    assert snapshot(in_tenant, clinic_b) == before
-    assert theirs_client.get("/account", tenant=clinic_b).status_code == 200
 
 
 ROUTES = [
@@ -195,10 +182,9 @@ def test_every_role_has_an_account_page(client, clinic_a, login_as, in_tenant, m
 def test_signed_out_visitors_are_sent_to_sign_in(app, client, clinic_a, in_tenant, method, path):
     login(app.test_client(), clinic_a, "admin@clinica.test")
     [session] = sessions(in_tenant, clinic_a, "admin@clinica.test")
-    before = snapshot(in_tenant, clinic_a)
-    url = path.format(id=session.pk)
-    page = client.open(url, method=method, data={"name": "X"}, tenant=clinic_a)
-    assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
-    fragment = client.open(url, method=method, data={"name": "X"}, headers=HX, tenant=clinic_a)
-    assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login?next=")
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        url = path.format(id=session.pk)
+        page = client.open(url, method=method, data={"name": "X"}, tenant=clinic_a)
+        assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
+        fragment = client.open(url, method=method, data={"name": "X"}, headers=HX, tenant=clinic_a)
+        assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login?next=")

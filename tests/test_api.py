@@ -3,16 +3,7 @@ import pytest
 
 from clinic_app.models import ApiToken, AuditEvent, Patient, Role
 from clinic_app.services import patients as svc
-from clinic_app.services.api_tokens import create_token
-
-
-def _token(in_tenant, clinic, role="Receptionist"):
-    from clinic_app.models import User
-
-    with in_tenant(clinic):
-        admin = User.objects.get(email=f"admin@{clinic.subdomain}.test")
-        _, secret = create_token("integration", Role.objects.get(name=role), admin)
-    return {"Authorization": f"Bearer {secret}"}
+from tests.support import api_auth
 
 
 PATIENT = {"first_name": "Maria", "last_name": "Lopez", "date_of_birth": "1985-04-12", "phone": "555-0100",
@@ -20,7 +11,7 @@ PATIENT = {"first_name": "Maria", "last_name": "Lopez", "date_of_birth": "1985-0
 
 
 def test_token_creates_lists_gets_and_updates_patients(client, clinic_a, in_tenant):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     created = client.post("/api/v1/patients", json=PATIENT, headers=auth, tenant=clinic_a)
     assert created.status_code == 201 and created.json["success"] is True
     pid = created.json["data"]["id"]
@@ -49,7 +40,7 @@ def test_token_creates_lists_gets_and_updates_patients(client, clinic_a, in_tena
     ({"first_name": "Only"}, "last_name"),
 ])
 def test_bodies_are_strictly_typed(client, clinic_a, in_tenant, body, field):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     response = client.post("/api/v1/patients", json=body, headers=auth, tenant=clinic_a)
     assert response.status_code == 400
     assert response.json["success"] is False and field in response.json["error"]["fields"]
@@ -58,20 +49,20 @@ def test_bodies_are_strictly_typed(client, clinic_a, in_tenant, body, field):
 
 
 def test_query_operators_in_the_query_string_are_plain_text(client, clinic_a, in_tenant):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     client.post("/api/v1/patients", json=PATIENT, headers=auth, tenant=clinic_a)
     response = client.get('/api/v1/patients?q={"$ne":null}', headers=auth, tenant=clinic_a)
     assert response.status_code == 200 and response.json["data"] == []
 
 
 def test_non_json_body_is_415(client, clinic_a, in_tenant):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     response = client.post("/api/v1/patients", data="first_name=x", headers=auth, tenant=clinic_a)
     assert response.status_code == 415 and response.json["success"] is False
 
 
 def test_a_token_of_clinic_a_is_401_on_clinic_b(client, clinic_a, clinic_b, in_tenant):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     response = client.get("/api/v1/patients", headers=auth, tenant=clinic_b)
     assert response.status_code == 401 and response.json == {
         "success": False, "error": {"code": 401, "message": "The API token is invalid or revoked."}}
@@ -80,7 +71,7 @@ def test_a_token_of_clinic_a_is_401_on_clinic_b(client, clinic_a, clinic_b, in_t
 def test_another_clinics_patient_is_404_and_unchanged(client, clinic_a, clinic_b, in_tenant):
     with in_tenant(clinic_b):
         other = svc.create_patient({"first_name": "Bea", "last_name": "Other", "allergies": []})
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     assert client.get(f"/api/v1/patients/{other.pk}", headers=auth, tenant=clinic_a).status_code == 404
     patched = client.patch(f"/api/v1/patients/{other.pk}", json={"first_name": "Hacked"}, headers=auth,
                            tenant=clinic_a)
@@ -90,14 +81,14 @@ def test_another_clinics_patient_is_404_and_unchanged(client, clinic_a, clinic_b
 
 
 def test_token_role_limits_what_it_may_do(client, clinic_a, in_tenant):
-    auth = _token(in_tenant, clinic_a, role="Medical Representative")
+    auth = api_auth(in_tenant, clinic_a, role="Medical Representative")
     assert client.get("/api/v1/patients", headers=auth, tenant=clinic_a).status_code == 403
     response = client.post("/api/v1/patients", json=PATIENT, headers=auth, tenant=clinic_a)
     assert response.status_code == 403 and response.json["success"] is False
 
 
 def test_revoked_tokens_stop_working(client, clinic_a, in_tenant, login_as):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     assert client.get("/api/v1/patients", headers=auth, tenant=clinic_a).status_code == 200
     login_as(clinic_a, "Admin")
     with in_tenant(clinic_a):
@@ -134,7 +125,7 @@ def test_unauthenticated_api_gets_a_json_401(client, clinic_a):
 
 
 def test_unknown_api_paths_are_json_404(client, clinic_a, in_tenant):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     response = client.get("/api/v1/patients/not-an-id", headers=auth, tenant=clinic_a)
     assert response.status_code == 404 and response.json["success"] is False
 
@@ -156,7 +147,7 @@ def test_admin_creates_a_token_and_sees_it_once(client, clinic_a, login_as, in_t
 
 
 def test_token_pages_are_admin_only_and_tenant_scoped(client, clinic_a, clinic_b, login_as, in_tenant):
-    auth_b = _token(in_tenant, clinic_b)
+    auth_b = api_auth(in_tenant, clinic_b)
     login_as(clinic_a, "Doctor")
     assert client.get("/api-tokens/", tenant=clinic_a).status_code == 403
     client.post("/logout", tenant=clinic_a)
@@ -190,7 +181,7 @@ def _tomorrow(frozen_clock):
 
 def test_token_books_lists_and_reschedules_an_appointment(client, clinic_a, in_tenant, frozen_clock):
     pid, did = _people(in_tenant, clinic_a)
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     day = _tomorrow(frozen_clock)
     created = client.post("/api/v1/appointments", json={"patient_id": pid, "doctor_id": did, "date": day,
                           "time": "10:00", "duration": 30, "reason": "check-up"}, headers=auth, tenant=clinic_a)
@@ -219,7 +210,7 @@ def test_token_books_lists_and_reschedules_an_appointment(client, clinic_a, in_t
 ])
 def test_appointment_bodies_are_strict(client, clinic_a, in_tenant, frozen_clock, patch):
     pid, did = _people(in_tenant, clinic_a)
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     body = {"patient_id": pid, "doctor_id": did, "date": _tomorrow(frozen_clock), "time": "10:00",
             "duration": 30, **patch}
     response = client.post("/api/v1/appointments", json=body, headers=auth, tenant=clinic_a)
@@ -231,12 +222,12 @@ def test_appointment_bodies_are_strict(client, clinic_a, in_tenant, frozen_clock
 def test_another_clinics_ids_are_refused_and_unchanged(client, clinic_a, clinic_b, in_tenant, frozen_clock):
     pid_b, did_b = _people(in_tenant, clinic_b)
     pid_a, did_a = _people(in_tenant, clinic_a)
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     day = _tomorrow(frozen_clock)
     with_b_patient = client.post("/api/v1/appointments", json={"patient_id": pid_b, "doctor_id": did_a,
                                  "date": day, "time": "10:00", "duration": 30}, headers=auth, tenant=clinic_a)
     assert with_b_patient.status_code == 400 and "patient_id" in with_b_patient.json["error"]["fields"]
-    auth_b = _token(in_tenant, clinic_b)
+    auth_b = api_auth(in_tenant, clinic_b)
     b_appt = client.post("/api/v1/appointments", json={"patient_id": pid_b, "doctor_id": did_b, "date": day,
                          "time": "10:00", "duration": 30}, headers=auth_b, tenant=clinic_b).json["data"]
     assert client.get(f"/api/v1/appointments/{b_appt['id']}", headers=auth, tenant=clinic_a).status_code == 404
@@ -250,9 +241,9 @@ def test_another_clinics_ids_are_refused_and_unchanged(client, clinic_a, clinic_
 
 def test_appointment_api_permissions(client, clinic_a, in_tenant, frozen_clock):
     pid, did = _people(in_tenant, clinic_a)
-    rep = _token(in_tenant, clinic_a, role="Medical Representative")
+    rep = api_auth(in_tenant, clinic_a, role="Medical Representative")
     assert client.get("/api/v1/appointments", headers=rep, tenant=clinic_a).status_code == 403
-    accountant = _token(in_tenant, clinic_a, role="Accountant")
+    accountant = api_auth(in_tenant, clinic_a, role="Accountant")
     assert client.get("/api/v1/appointments", headers=accountant, tenant=clinic_a).status_code == 200
     response = client.post("/api/v1/appointments", json={"patient_id": pid, "doctor_id": did,
                            "date": _tomorrow(frozen_clock), "time": "10:00"}, headers=accountant, tenant=clinic_a)
@@ -263,7 +254,7 @@ def test_appointment_api_permissions(client, clinic_a, in_tenant, frozen_clock):
 
 
 def test_every_api_error_has_the_one_envelope(client, clinic_a, in_tenant):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     answers = {
         404: client.get("/api/v1/no-such-thing", headers=auth, tenant=clinic_a),
         405: client.delete("/api/v1/patients", headers=auth, tenant=clinic_a),
@@ -281,7 +272,7 @@ def test_every_api_error_has_the_one_envelope(client, clinic_a, in_tenant):
 
 
 def test_list_meta_says_whether_there_is_a_next_page(client, clinic_a, in_tenant):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a)
     with in_tenant(clinic_a):
         Patient.objects.insert([Patient(record_number=f"P{i:06d}", first_name="Pat", last_name=f"Row{i:02d}",
                                         allergies=[]) for i in range(3)])

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from clinic_app.models import AuthToken, User, UserSession
-from tests.support import TEST_PASSWORD, login, run_jobs
+from tests.support import TEST_PASSWORD, login, run_jobs, signed_in_client
 
 
 def _post_login(client, tenant, email, password=TEST_PASSWORD, **kw):
@@ -77,8 +77,7 @@ def test_login_starts_a_new_session(client, clinic_a):
 
 
 def test_a_cookie_from_clinic_a_replayed_on_clinic_b_is_signed_out(app, clinic_a, clinic_b):
-    a = app.test_client()
-    login(a, clinic_a, "admin@clinica.test")
+    a = signed_in_client(app, clinic_a, "admin@clinica.test")
     cookie = a.get_cookie("clinic_session", domain="clinica.localhost")
     b = app.test_client()
     b.set_cookie("clinic_session", cookie.value, domain="clinicb.localhost")

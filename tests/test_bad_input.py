@@ -17,7 +17,7 @@ from clinic_app.models import Appointment, Patient, Role, User, Visit
 from clinic_app.services import patients as patient_svc
 from clinic_app.services import platform as platform_svc
 from clinic_app.services.api_tokens import create_token
-from tests.support import make_user
+from tests.support import api_auth, make_user
 
 SHAPES = {
     "number": 5,
@@ -150,13 +150,6 @@ def test_calendar_edges_inside_the_range_still_show(client, clinic_a, login_as):
             assert client.get(f"/appointments/?view={view}&date={day}", tenant=clinic_a).status_code == 200
 
 
-def _token(in_tenant, clinic):
-    with in_tenant(clinic):
-        admin = User.objects.get(email=f"admin@{clinic.subdomain}.test")
-        _, secret = create_token("t", Role.objects.get(name="Receptionist"), admin)
-    return {"Authorization": f"Bearer {secret}"}
-
-
 @pytest.mark.parametrize("query,field", [
     ("from=9999-12-31", "from"), ("from=0001-01-01", "from"), ("to=9999-12-31", "to"),
     ("from=2026-01-01&to=0001-01-01", "to"), ("from=nope", "from"),
@@ -164,7 +157,7 @@ def _token(in_tenant, clinic):
     ("status=lost", "status"), ("page=x", "page"),
 ])
 def test_bad_appointment_list_arguments_are_400_in_the_envelope(client, clinic_a, in_tenant, query, field):
-    response = client.get(f"/api/v1/appointments?{query}", headers=_token(in_tenant, clinic_a), tenant=clinic_a)
+    response = client.get(f"/api/v1/appointments?{query}", headers=api_auth(in_tenant, clinic_a), tenant=clinic_a)
     assert response.status_code == 400, response.json
     assert response.json["success"] is False and field in response.json["error"]["fields"]
     assert response.json["error"]["code"] == 400 and response.json["error"]["message"]
@@ -177,7 +170,7 @@ def test_booking_through_the_api_out_of_range_is_400(client, clinic_a, in_tenant
         doctor = User.objects.get(email="admin@clinica.test")
     response = client.post("/api/v1/appointments", json={"patient_id": str(patient.pk), "doctor_id": str(doctor.pk),
                                                          "date": day, "time": "23:55", "duration": 30},
-                           headers=_token(in_tenant, clinic_a), tenant=clinic_a)
+                           headers=api_auth(in_tenant, clinic_a), tenant=clinic_a)
     assert response.status_code == 400 and "date" in response.json["error"]["fields"]
 
 
@@ -185,7 +178,7 @@ def test_a_huge_page_number_is_not_a_500(client, clinic_a, login_as, in_tenant):
     login_as(clinic_a, "Admin")
     for path in ("/patients/", "/visits/", "/audit/", "/messages/"):
         assert client.get(f"{path}?page={'9' * 40}", tenant=clinic_a).status_code == 200, path
-    api = client.get(f"/api/v1/patients?page={'9' * 40}", headers=_token(in_tenant, clinic_a), tenant=clinic_a)
+    api = client.get(f"/api/v1/patients?page={'9' * 40}", headers=api_auth(in_tenant, clinic_a), tenant=clinic_a)
     assert api.status_code == 200 and api.json["data"] == []
 
 

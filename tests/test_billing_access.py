@@ -4,7 +4,7 @@ import pytest
 from clinic_app.models import AuditEvent, CreditNote, Invoice, Payment, PriceItem
 from clinic_app.services.billing import credit_notes
 from tests import billing_factories as f
-from tests.support import make_user
+from tests.support import make_user, unchanged
 
 POSTED = {"reason": "x", "amount": "1.00", "method": "cash", "description": "x", "quantity": "1", "unit_price": "1",
           "tax_rate": "0", "code": "X", "name": "X", "kind": "other", "price": "1", "mode": "full",
@@ -36,24 +36,23 @@ def _snapshot(in_tenant, clinic):
 def test_other_clinics_ids_are_404_on_every_billing_route(app, client, clinic_a, clinic_b, login_as, in_tenant,
                                                           theirs):
     login_as(clinic_a, "Admin")
-    before = _snapshot(in_tenant, clinic_b)
-    wrong = []
-    for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("billing.") or not rule.arguments - {"index"}:
-            continue
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            for invoice_key in (("invoice_id", "issued") if "invoice_id" in rule.arguments else (None,)):
-                values = {a: str(theirs[invoice_key if a == "invoice_id" else a]) for a in rule.arguments
-                          if a != "index"}
-                if "index" in rule.arguments:
-                    values["index"] = "0"
-                path = app.url_map.bind("localhost").build(rule.endpoint, values, method=method)
-                response = client.open(path, method=method, data=POSTED if method == "POST" else None,
-                                       tenant=clinic_a)
-                if response.status_code != 404:
-                    wrong.append(f"{method} {path}: {response.status_code}")
-    assert wrong == []
-    assert _snapshot(in_tenant, clinic_b) == before
+    with unchanged(_snapshot, in_tenant, clinic_b):
+        wrong = []
+        for rule in app.url_map.iter_rules():
+            if not rule.endpoint.startswith("billing.") or not rule.arguments - {"index"}:
+                continue
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                for invoice_key in (("invoice_id", "issued") if "invoice_id" in rule.arguments else (None,)):
+                    values = {a: str(theirs[invoice_key if a == "invoice_id" else a]) for a in rule.arguments
+                              if a != "index"}
+                    if "index" in rule.arguments:
+                        values["index"] = "0"
+                    path = app.url_map.bind("localhost").build(rule.endpoint, values, method=method)
+                    response = client.open(path, method=method, data=POSTED if method == "POST" else None,
+                                           tenant=clinic_a)
+                    if response.status_code != 404:
+                        wrong.append(f"{method} {path}: {response.status_code}")
+        assert wrong == []
     with in_tenant(clinic_a):
         assert Invoice.objects.count() == 0 and AuditEvent.objects(action__startswith="invoice").count() == 0
 

@@ -2,19 +2,11 @@
 strict bodies, permissions and other clinics' ids."""
 import pytest
 
-from clinic_app.models import Invoice, Role, User
-from clinic_app.services.api_tokens import create_token
+from clinic_app.models import Invoice
 from clinic_app.services.pharmacy import dispensing
 from tests import billing_factories as f
 from tests import pharmacy_factories as pf
-from tests.support import make_user
-
-
-def _token(in_tenant, clinic, role):
-    with in_tenant(clinic):
-        admin = User.objects.get(email=f"admin@{clinic.subdomain}.test")
-        _, secret = create_token(f"{role} billing", Role.objects.get(name=role), admin)
-    return {"Authorization": f"Bearer {secret}"}
+from tests.support import api_auth, make_user
 
 
 @pytest.fixture
@@ -31,7 +23,7 @@ def visit(clinic_a, in_tenant):
 
 
 def test_bill_a_visit_finalise_pay_and_credit_through_the_api(client, clinic_a, in_tenant, visit, frozen_clock):
-    desk = _token(in_tenant, clinic_a, "Receptionist")
+    desk = api_auth(in_tenant, clinic_a, "Receptionist")
     made = client.post("/api/v1/invoices", json={"visit_id": str(visit.pk), "lines": [
         {"description": "Dressing", "quantity": 1, "unit_price": 1000, "discount_kind": "percent",
          "discount_value": 1000}]}, headers=desk, tenant=clinic_a)
@@ -50,7 +42,7 @@ def test_bill_a_visit_finalise_pay_and_credit_through_the_api(client, clinic_a, 
     assert paid.status_code == 201 and paid.json["data"]["invoice"]["status"] == "partly_paid"
     assert client.post(f"/api/v1/invoices/{inv['id']}/credit-notes", json={"reason": "x"}, headers=desk,
                        tenant=clinic_a).status_code == 403  # a receptionist does not correct invoices
-    acc = _token(in_tenant, clinic_a, "Accountant")
+    acc = api_auth(in_tenant, clinic_a, "Accountant")
     credit = client.post(f"/api/v1/invoices/{inv['id']}/credit-notes", json={"reason": "Dressing not done",
                          "lines": [{"line": 3, "quantity": 1}]}, headers=acc, tenant=clinic_a)
     assert credit.status_code == 201, credit.json
@@ -78,7 +70,7 @@ def test_bill_a_visit_finalise_pay_and_credit_through_the_api(client, clinic_a, 
     ({"patient_id": "0" * 24, "surprise": 1}, "surprise"),
 ])
 def test_bad_bodies_are_400_with_the_field(client, clinic_a, in_tenant, payload, field):
-    desk = _token(in_tenant, clinic_a, "Receptionist")
+    desk = api_auth(in_tenant, clinic_a, "Receptionist")
     response = client.post("/api/v1/invoices", json=payload, headers=desk, tenant=clinic_a)
     assert response.status_code == 400, response.json
     assert any(k.startswith(field) for k in response.json["error"]["fields"]), response.json
@@ -87,7 +79,7 @@ def test_bad_bodies_are_400_with_the_field(client, clinic_a, in_tenant, payload,
 def test_payment_bodies_are_strict(client, clinic_a, in_tenant, frozen_clock):
     with in_tenant(clinic_a):
         inv = f.issued()
-    desk = _token(in_tenant, clinic_a, "Receptionist")
+    desk = api_auth(in_tenant, clinic_a, "Receptionist")
     for bad in ({"amount": "10", "method": "cash"}, {"amount": 0, "method": "cash"}, {"amount": 5, "method": "gold"},
                 {"amount": 5.5, "method": "cash"}):
         assert client.post(f"/api/v1/invoices/{inv.pk}/payments", json=bad, headers=desk,
@@ -98,7 +90,7 @@ def test_other_clinics_invoices_are_404_and_unchanged(client, clinic_a, clinic_b
     with in_tenant(clinic_b):
         theirs = f.issued()
         their_patient = f.patient("B", "Only")
-    acc = _token(in_tenant, clinic_a, "Accountant")
+    acc = api_auth(in_tenant, clinic_a, "Accountant")
     for method, path, payload in [
         ("get", f"/api/v1/invoices/{theirs.pk}", None),
         ("post", f"/api/v1/invoices/{theirs.pk}/finalise", None),
@@ -116,6 +108,6 @@ def test_other_clinics_invoices_are_404_and_unchanged(client, clinic_a, clinic_b
 
 
 def test_unknown_report_is_404_in_the_envelope(client, clinic_a, in_tenant):
-    acc = _token(in_tenant, clinic_a, "Accountant")
+    acc = api_auth(in_tenant, clinic_a, "Accountant")
     response = client.get("/api/v1/reports/nope", headers=acc, tenant=clinic_a)
     assert response.status_code == 404 and response.json["success"] is False

@@ -2,9 +2,9 @@
 and nothing half-written (the invoice, its payments and credit notes are as they were)."""
 import pytest
 
-from clinic_app.models import CreditNote, Invoice, Payment, PriceItem, Role, User
-from clinic_app.services.api_tokens import create_token
+from clinic_app.models import CreditNote, Invoice, Payment, PriceItem
 from tests import billing_factories as f
+from tests.support import api_auth, unchanged
 
 
 @pytest.fixture
@@ -66,12 +66,11 @@ def test_a_bad_line_is_refused_beside_its_field_and_nothing_changes(client, clin
                                                                     data, message):
     login_as(clinic_a, "Receptionist")
     draft, _ = bills
-    before = _state(in_tenant, clinic_a)
-    for path in (f"/invoices/{draft.pk}/lines", f"/invoices/{draft.pk}/lines/0"):
-        response = client.post(path, data={"quantity": "1", "tax_rate": "0", **data}, tenant=clinic_a)
-        assert response.status_code == 422, (path, response.status_code)
-        assert message.lower() in response.get_data(as_text=True).lower() and _errors(response)
-    assert _state(in_tenant, clinic_a) == before
+    with unchanged(_state, in_tenant, clinic_a):
+        for path in (f"/invoices/{draft.pk}/lines", f"/invoices/{draft.pk}/lines/0"):
+            response = client.post(path, data={"quantity": "1", "tax_rate": "0", **data}, tenant=clinic_a)
+            assert response.status_code == 422, (path, response.status_code)
+            assert message.lower() in response.get_data(as_text=True).lower() and _errors(response)
 
 
 def test_a_new_line_names_an_item_of_this_price_list(client, clinic_a, clinic_b, login_as, in_tenant, bills):
@@ -79,12 +78,11 @@ def test_a_new_line_names_an_item_of_this_price_list(client, clinic_a, clinic_b,
     draft, _ = bills
     with in_tenant(clinic_b):
         theirs = f.price_item("THEIRS", "Another clinic's service", 100)
-    before = _state(in_tenant, clinic_a)
-    for item in ("nope", str(theirs.pk), '{"$ne": null}'):
-        response = client.post(f"/invoices/{draft.pk}/lines", data={"price_item_id": item, "quantity": "1"},
-                               tenant=clinic_a)
-        assert response.status_code == 422 and "Choose an item from the list" in response.get_data(as_text=True)
-    assert _state(in_tenant, clinic_a) == before
+    with unchanged(_state, in_tenant, clinic_a):
+        for item in ("nope", str(theirs.pk), '{"$ne": null}'):
+            response = client.post(f"/invoices/{draft.pk}/lines", data={"price_item_id": item, "quantity": "1"},
+                                   tenant=clinic_a)
+            assert response.status_code == 422 and "Choose an item from the list" in response.get_data(as_text=True)
 
 
 def test_lines_that_together_exceed_what_an_invoice_holds_are_refused(client, clinic_a, login_as, in_tenant, bills):
@@ -92,10 +90,9 @@ def test_lines_that_together_exceed_what_an_invoice_holds_are_refused(client, cl
     draft, _ = bills
     line = {"description": "Big", "quantity": "60000", "unit_price": "100000000.00", "tax_rate": "0"}  # 6 * 10^14
     assert client.post(f"/invoices/{draft.pk}/lines", data=line, tenant=clinic_a).status_code == 303
-    before = _state(in_tenant, clinic_a)
-    refused = client.post(f"/invoices/{draft.pk}/lines", data=line, tenant=clinic_a)
-    assert refused.status_code == 422 and "more than an invoice can hold" in refused.get_data(as_text=True)
-    assert _state(in_tenant, clinic_a) == before
+    with unchanged(_state, in_tenant, clinic_a):
+        refused = client.post(f"/invoices/{draft.pk}/lines", data=line, tenant=clinic_a)
+        assert refused.status_code == 422 and "more than an invoice can hold" in refused.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("amount,message", [
@@ -110,15 +107,14 @@ def test_bad_payment_credit_and_refund_amounts_are_refused(client, clinic_a, log
     with in_tenant(clinic_a):
         payment, _ = f.paid(Invoice.objects.get(pk=issued.pk), 500)
         f.paid(f.issued(Invoice.objects.get(pk=issued.pk).patient, None, f.line("B", 1, 100)), 300)  # 2.00 credit
-    before = _state(in_tenant, clinic_a)
-    for path, data in ((f"/invoices/{issued.pk}/payments/new", {"amount": amount, "method": "cash"}),
-                       (f"/invoices/{issued.pk}/apply-credit", {"amount": amount}),
-                       (f"/invoices/{issued.pk}/refund", {"amount": amount, "payment_id": str(payment.pk),
-                                                          "to": "method", "reason": "r"})):
-        response = client.post(path, data=data, tenant=clinic_a)
-        assert response.status_code == 422, path
-        assert message in response.get_data(as_text=True), path
-    assert _state(in_tenant, clinic_a) == before
+    with unchanged(_state, in_tenant, clinic_a):
+        for path, data in ((f"/invoices/{issued.pk}/payments/new", {"amount": amount, "method": "cash"}),
+                           (f"/invoices/{issued.pk}/apply-credit", {"amount": amount}),
+                           (f"/invoices/{issued.pk}/refund", {"amount": amount, "payment_id": str(payment.pk),
+                                                              "to": "method", "reason": "r"})):
+            response = client.post(path, data=data, tenant=clinic_a)
+            assert response.status_code == 422, path
+            assert message in response.get_data(as_text=True), path
 
 
 @pytest.mark.parametrize("data", [{"amount": "1", "method": "bitcoin"}, {"amount": "1", "method": "credit"},
@@ -126,32 +122,29 @@ def test_bad_payment_credit_and_refund_amounts_are_refused(client, clinic_a, log
 def test_a_payment_needs_a_real_method(client, clinic_a, login_as, in_tenant, bills, data):
     login_as(clinic_a, "Receptionist")
     _, issued = bills
-    before = _state(in_tenant, clinic_a)
-    response = client.post(f"/invoices/{issued.pk}/payments/new", data=data, tenant=clinic_a)
-    assert response.status_code == 422 and "how it was paid" in response.get_data(as_text=True)
-    assert _state(in_tenant, clinic_a) == before
+    with unchanged(_state, in_tenant, clinic_a):
+        response = client.post(f"/invoices/{issued.pk}/payments/new", data=data, tenant=clinic_a)
+        assert response.status_code == 422 and "how it was paid" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("qty", ["²", "-1", "1.5", "99999999999999999999999", "abc", "3"])
 def test_bad_credit_note_quantities_are_refused(client, clinic_a, login_as, in_tenant, bills, qty):
     login_as(clinic_a, "Accountant")
     _, issued = bills
-    before = _state(in_tenant, clinic_a)
-    response = client.post(f"/invoices/{issued.pk}/credit-note", data={"mode": "lines", "qty-1": qty, "reason": "r"},
-                           tenant=clinic_a)
-    assert response.status_code == 422 and "Line 1" in response.get_data(as_text=True)
-    assert _state(in_tenant, clinic_a) == before
+    with unchanged(_state, in_tenant, clinic_a):
+        response = client.post(f"/invoices/{issued.pk}/credit-note",
+                               data={"mode": "lines", "qty-1": qty, "reason": "r"}, tenant=clinic_a)
+        assert response.status_code == 422 and "Line 1" in response.get_data(as_text=True)
 
 
 def test_units_typed_under_everything_left_do_not_credit_the_whole_invoice(client, clinic_a, login_as, in_tenant,
                                                                          bills):
     login_as(clinic_a, "Accountant")
     _, issued = bills
-    before = _state(in_tenant, clinic_a)
-    response = client.post(f"/invoices/{issued.pk}/credit-note", data={"mode": "full", "qty-1": "1", "reason": "r"},
-                           tenant=clinic_a)
-    assert response.status_code == 422 and "Chosen quantities" in response.get_data(as_text=True)
-    assert _state(in_tenant, clinic_a) == before
+    with unchanged(_state, in_tenant, clinic_a):
+        response = client.post(f"/invoices/{issued.pk}/credit-note", data={"mode": "full", "qty-1": "1", "reason": "r"},
+                               tenant=clinic_a)
+        assert response.status_code == 422 and "Chosen quantities" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("data,message", [
@@ -165,11 +158,10 @@ def test_units_typed_under_everything_left_do_not_credit_the_whole_invoice(clien
 ])
 def test_bad_price_list_items_are_refused(client, clinic_a, login_as, in_tenant, data, message):
     login_as(clinic_a, "Accountant")
-    before = _state(in_tenant, clinic_a)
-    response = client.post("/invoices/price-list/new", data={"kind": "procedure", "tax_rate": "0", **data},
-                           tenant=clinic_a)
-    assert response.status_code == 422 and message in response.get_data(as_text=True)
-    assert _state(in_tenant, clinic_a) == before
+    with unchanged(_state, in_tenant, clinic_a):
+        response = client.post("/invoices/price-list/new", data={"kind": "procedure", "tax_rate": "0", **data},
+                               tenant=clinic_a)
+        assert response.status_code == 422 and message in response.get_data(as_text=True)
 
 
 def test_line_numbers_in_the_address_that_are_not_ascii_digits_are_404(client, clinic_a, login_as, bills):
@@ -185,17 +177,17 @@ def test_json_bodies_to_the_billing_forms_are_415_and_change_nothing(client, cli
     draft, issued = bills
     with in_tenant(clinic_a):
         payment, _ = f.paid(Invoice.objects.get(pk=issued.pk), 500)
-    before = _state(in_tenant, clinic_a)
-    body = {"amount": "1", "description": "x", "reason": "r", "patient_id": str(draft._data["patient"].id)}
-    for path in (f"/invoices/{draft.pk}/lines", f"/invoices/{draft.pk}/lines/0", f"/invoices/{draft.pk}/lines/0/remove",
-                 f"/invoices/{draft.pk}/visit-items", f"/invoices/{draft.pk}/finalise", f"/invoices/{draft.pk}/delete",
-                 f"/invoices/{issued.pk}/void", f"/invoices/{issued.pk}/credit-note",
-                 f"/invoices/{issued.pk}/payments/new", f"/invoices/{issued.pk}/apply-credit",
-                 f"/invoices/{issued.pk}/refund", f"/invoices/payments/{payment.pk}/delete",
-                 f"/invoices/payments/{payment.pk}/email", "/invoices/new", "/invoices/price-list/new"):
-        response = client.post(path, json=body, tenant=clinic_a)
-        assert response.status_code == 415, path
-    assert _state(in_tenant, clinic_a) == before
+    with unchanged(_state, in_tenant, clinic_a):
+        body = {"amount": "1", "description": "x", "reason": "r", "patient_id": str(draft._data["patient"].id)}
+        for path in (f"/invoices/{draft.pk}/lines", f"/invoices/{draft.pk}/lines/0",
+                     f"/invoices/{draft.pk}/lines/0/remove", f"/invoices/{draft.pk}/visit-items",
+                     f"/invoices/{draft.pk}/finalise", f"/invoices/{draft.pk}/delete",
+                     f"/invoices/{issued.pk}/void", f"/invoices/{issued.pk}/credit-note",
+                     f"/invoices/{issued.pk}/payments/new", f"/invoices/{issued.pk}/apply-credit",
+                     f"/invoices/{issued.pk}/refund", f"/invoices/payments/{payment.pk}/delete",
+                     f"/invoices/payments/{payment.pk}/email", "/invoices/new", "/invoices/price-list/new"):
+            response = client.post(path, json=body, tenant=clinic_a)
+            assert response.status_code == 415, path
 
 
 @pytest.mark.parametrize("query,field", [
@@ -217,13 +209,6 @@ def test_far_and_malformed_report_dates_are_refused_everywhere(client, clinic_a,
     assert as_of.status_code == 422 and 'id="to-error"' in as_of.get_data(as_text=True)
 
 
-def _api(in_tenant, clinic):
-    with in_tenant(clinic):
-        admin = User.objects.get(email=f"admin@{clinic.subdomain}.test")
-        _, secret = create_token("bad input", Role.objects.get(name="Admin"), admin)
-    return {"Authorization": f"Bearer {secret}"}
-
-
 HUGE = {"description": "x", "quantity": 100_000, "unit_price": 10**13}
 
 
@@ -237,13 +222,12 @@ HUGE = {"description": "x", "quantity": 100_000, "unit_price": 10**13}
     ([{"description": "x", "quantity": 50, "unit_price": 10**13}] * 3, 422),  # 5 * 10^14 each, 1.5 * 10^15 in all
 ])
 def test_api_lines_beyond_what_an_invoice_holds_are_4xx(client, clinic_a, in_tenant, bills, lines, status):
-    auth = _api(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a, "Admin")
     draft, _ = bills
-    before = _state(in_tenant, clinic_a)
-    response = client.post("/api/v1/invoices", json={"patient_id": str(draft._data["patient"].id), "lines": lines},
-                           headers=auth, tenant=clinic_a)
-    assert response.status_code == status and response.json["success"] is False
-    assert _state(in_tenant, clinic_a) == before
+    with unchanged(_state, in_tenant, clinic_a):
+        response = client.post("/api/v1/invoices", json={"patient_id": str(draft._data["patient"].id), "lines": lines},
+                               headers=auth, tenant=clinic_a)
+        assert response.status_code == status and response.json["success"] is False
 
 
 @pytest.mark.parametrize("body", [{"amount": 10**16, "method": "cash"}, {"amount": 1.5, "method": "cash"},
@@ -251,9 +235,8 @@ def test_api_lines_beyond_what_an_invoice_holds_are_4xx(client, clinic_a, in_ten
                                   {"amount": True, "method": "cash"}, {"amount": 1, "method": "credit"},
                                   {"amount": 1, "method": "cash", "extra": 1}, [1], "x"])
 def test_api_bad_payment_bodies_are_400(client, clinic_a, in_tenant, bills, body):
-    auth = _api(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a, "Admin")
     _, issued = bills
-    before = _state(in_tenant, clinic_a)
-    response = client.post(f"/api/v1/invoices/{issued.pk}/payments", json=body, headers=auth, tenant=clinic_a)
-    assert response.status_code == 400 and response.json["error"]["fields"]
-    assert _state(in_tenant, clinic_a) == before
+    with unchanged(_state, in_tenant, clinic_a):
+        response = client.post(f"/api/v1/invoices/{issued.pk}/payments", json=body, headers=auth, tenant=clinic_a)
+        assert response.status_code == 400 and response.json["error"]["fields"]

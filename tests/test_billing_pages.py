@@ -6,11 +6,8 @@ import pytest
 
 from clinic_app.models import AuditEvent, Invoice, Payment
 from clinic_app.services.billing import invoices, payments
-from clinic_app.services.pharmacy import dispensing
 from tests import billing_factories as f
-from tests import lab_factories as lf
-from tests import pharmacy_factories as pf
-from tests.support import make_user, run_jobs
+from tests.support import run_jobs
 
 HX = {"HX-Request": "true"}
 
@@ -18,17 +15,8 @@ HX = {"HX-Request": "true"}
 @pytest.fixture
 def visit(clinic_a, in_tenant):
     with in_tenant(clinic_a):
-        doctor = make_user("Doctor", email="doc@clinica.test", name="Dr Who")
-        f.set_billing(tax_rates=[{"name": "VAT", "rate": 2000}], address="1 Main St", phone="555-0100",
-                      invoice_footer="Tax id 12-345\nBank: IBAN XX00 1234")
-        f.price_item("CONS", "Consultation", 5000, 2000)
-        p = f.patient(email="maria@example.test")
-        v = f.visit(p, doctor)
-        med = pf.medicine(price=250)
-        pf.batch(med, "L1", 100, user=doctor)
-        dispensing.dispense(pf.prescription(v, doctor, pf.row(med, quantity=4)), 0, 4, doctor)
-        lf.order(p, doctor, codes=("K",), visit=v)
-        return v
+        return f.billable_visit(consultation_tax=2000, address="1 Main St", phone="555-0100",
+                                invoice_footer="Tax id 12-345\nBank: IBAN XX00 1234")
 
 
 def _location(response):

@@ -9,11 +9,8 @@ from bson import ObjectId
 
 from clinic_app.models import Invoice
 from clinic_app.services.billing import invoices, payments
-from clinic_app.services.pharmacy import dispensing
 from clinic_app.services.reports import REPORTS, outstanding
 from tests import billing_factories as f
-from tests import lab_factories as lf
-from tests import pharmacy_factories as pf
 from tests.support import CountQueries, make_user, run_jobs
 
 HX = {"HX-Request": "true"}
@@ -27,16 +24,7 @@ def _from_page(path, anchor=""):
 @pytest.fixture
 def visit(clinic_a, in_tenant):
     with in_tenant(clinic_a):
-        doctor = make_user("Doctor", email="doc@clinica.test", name="Dr Who")
-        f.set_billing(tax_rates=[{"name": "VAT", "rate": 2000}])
-        f.price_item("CONS", "Consultation", 5000, 0)
-        p = f.patient(email="maria@example.test")
-        v = f.visit(p, doctor)
-        med = pf.medicine(price=250)
-        pf.batch(med, "L1", 100, user=doctor)
-        dispensing.dispense(pf.prescription(v, doctor, pf.row(med, quantity=4)), 0, 4, doctor)
-        lf.order(p, doctor, codes=("K",), visit=v)
-        return v
+        return f.billable_visit()
 
 
 def test_a_change_made_on_the_invoice_page_reloads_it(client, clinic_a, login_as, in_tenant, frozen_clock):

@@ -23,7 +23,7 @@ from clinic_app.extensions import init_db
 from clinic_app.models import Counter, Patient
 from clinic_app.resilience import unavailable_service
 from tests.conftest import app_config
-from tests.support import TenantClient, login, make_clinic
+from tests.support import TenantClient, api_auth, make_clinic, signed_in_client
 
 
 def exhaust_deadline():
@@ -81,9 +81,7 @@ def outage_app(services, clinic_a):
 
 @pytest.fixture
 def signed_in(outage_app, clinic_a):
-    client = outage_app.test_client()
-    login(client, clinic_a, "admin@clinica.test")
-    return client
+    return signed_in_client(outage_app, clinic_a, "admin@clinica.test")
 
 
 def _is_503_page(response, fragment=False):
@@ -113,13 +111,8 @@ def test_htmx_fragment_is_a_503_fragment(signed_in, clinic_a):
 
 
 def test_api_token_loader_out_of_time_is_the_503_envelope(outage_app, clinic_a, in_tenant):
-    from clinic_app.models import Role, User
-    from clinic_app.services.api_tokens import create_token
-
-    with in_tenant(clinic_a):
-        _, secret = create_token("t", Role.objects.get(name="Admin"), User.objects.get(email="admin@clinica.test"))
     client = outage_app.test_client()
-    headers = {"Authorization": f"Bearer {secret}"}
+    headers = api_auth(in_tenant, clinic_a, "Admin")
     assert client.get("/api/v1/patients", tenant=clinic_a, headers=headers).status_code == 200
     response = client.get("/api/v1/patients", tenant=clinic_a, headers={**headers, "X-Out-Of-Time": "hooks"})
     assert response.status_code == 503

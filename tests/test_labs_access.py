@@ -5,7 +5,7 @@ import pytest
 from clinic_app.models import AuditEvent, LabOrder, LabPanel, LabResult, LabTest
 
 from . import lab_factories as lf
-from .support import make_user
+from .support import make_user, unchanged
 
 # (method, url template, form/json body) for every lab route; {order} {result} {patient} {visit} {test} {panel}.
 PAGES = {
@@ -88,18 +88,17 @@ def test_every_lab_route_is_listed_here(app):
 def test_another_clinics_ids_are_404_and_change_nothing(client, clinic_a, clinic_b, in_tenant, login_as, endpoint):
     _world(in_tenant, clinic_a)
     theirs = _world(in_tenant, clinic_b)
-    before = _snapshot(in_tenant, clinic_b)
     with in_tenant(clinic_b):
         events = AuditEvent.objects.count()
     login_as(clinic_a, "Admin")
     method, template, data = (PAGES | API)[endpoint]
-    response = _call(client, clinic_a, method, template, data, theirs)
-    # A new panel names the other clinic's test only as a form choice: refused as a form error, not found.
-    expected = 422 if endpoint in PICKED_IN_A_FORM else 404
-    assert response.status_code == expected, (endpoint, response.status_code)
-    if template.startswith("/api/"):
-        assert response.json["success"] is False
-    assert _snapshot(in_tenant, clinic_b) == before
+    with unchanged(_snapshot, in_tenant, clinic_b):
+        response = _call(client, clinic_a, method, template, data, theirs)
+        # A new panel names the other clinic's test only as a form choice: refused as a form error, not found.
+        expected = 422 if endpoint in PICKED_IN_A_FORM else 404
+        assert response.status_code == expected, (endpoint, response.status_code)
+        if template.startswith("/api/"):
+            assert response.json["success"] is False
     with in_tenant(clinic_b):
         assert AuditEvent.objects.count() == events
 
@@ -126,16 +125,15 @@ FORBIDDEN = [
 def test_roles_without_the_permission_get_403_and_change_nothing(app, client, clinic_a, in_tenant, login_as, role,
                                                                  endpoints):
     ours = _world(in_tenant, clinic_a)
-    before = _snapshot(in_tenant, clinic_a)
     login_as(clinic_a, role)
-    wrong = []
-    for endpoint in endpoints:
-        method, template, data = (PAGES | API)[endpoint]
-        response = _call(client, clinic_a, method, template, data, ours)
-        if response.status_code != 403:
-            wrong.append(f"{endpoint}: {response.status_code}")
-    assert wrong == []
-    assert _snapshot(in_tenant, clinic_a) == before
+    with unchanged(_snapshot, in_tenant, clinic_a):
+        wrong = []
+        for endpoint in endpoints:
+            method, template, data = (PAGES | API)[endpoint]
+            response = _call(client, clinic_a, method, template, data, ours)
+            if response.status_code != 403:
+                wrong.append(f"{endpoint}: {response.status_code}")
+        assert wrong == []
 
 
 def test_nurse_may_enter_results_but_not_review_or_acknowledge(client, clinic_a, in_tenant, login_as):

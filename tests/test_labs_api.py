@@ -1,18 +1,10 @@
 """Laboratory API: tests, orders (list/get/create, filters), results with server-computed flags."""
 import pytest
 
-from clinic_app.models import LabOrder, LabResult, Role, User
-from clinic_app.services.api_tokens import create_token
+from clinic_app.models import LabOrder, LabResult
 
 from . import lab_factories as lf
-from .support import login, make_user
-
-
-def _token(in_tenant, clinic, role="Doctor"):
-    with in_tenant(clinic):
-        admin = User.objects.get(email=f"admin@{clinic.subdomain}.test")
-        _, secret = create_token("lab-system", Role.objects.get(name=role), admin)
-    return {"Authorization": f"Bearer {secret}"}
+from .support import api_auth, login, make_user
 
 
 @pytest.fixture
@@ -25,7 +17,7 @@ def setup(clinic_a, in_tenant):
 
 
 def test_lab_tests_list_with_ranges_and_prices(client, clinic_a, in_tenant, setup):
-    auth = _token(in_tenant, clinic_a, "Nurse")
+    auth = api_auth(in_tenant, clinic_a, "Nurse")
     r = client.get("/api/v1/lab-tests?per_page=100", headers=auth, tenant=clinic_a).json
     assert r["success"] and len(r["data"]) >= 20 and r["meta"]["has_next"] is False
     k = next(t for t in r["data"] if t["code"] == "K")
@@ -33,7 +25,7 @@ def test_lab_tests_list_with_ranges_and_prices(client, clinic_a, in_tenant, setu
 
 
 def test_create_order_post_results_and_read_flags(client, clinic_a, in_tenant, setup):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a, "Doctor")
     body = {"patient_id": str(setup["patient"].pk), "panel_ids": [setup["cbc"]], "test_ids": [setup["k"]],
             "priority": "urgent", "ordered_by_id": str(setup["doctor"].pk)}
     created = client.post("/api/v1/lab-orders", json=body, headers=auth, tenant=clinic_a)
@@ -66,7 +58,7 @@ def test_create_order_post_results_and_read_flags(client, clinic_a, in_tenant, s
 
 
 def test_a_token_must_say_who_orders_and_a_session_user_orders_as_themselves(client, clinic_a, in_tenant, setup):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a, "Doctor")
     body = {"patient_id": str(setup["patient"].pk), "test_ids": [setup["k"]]}
     r = client.post("/api/v1/lab-orders", json=body, headers=auth, tenant=clinic_a)
     assert r.status_code == 400 and "ordered_by_id" in r.json["error"]["fields"]
@@ -83,7 +75,7 @@ def test_a_token_must_say_who_orders_and_a_session_user_orders_as_themselves(cli
     ({"flag": "N"}, "flag"),
 ])
 def test_order_bodies_are_strict(client, clinic_a, in_tenant, setup, body, field):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a, "Doctor")
     full = {"patient_id": str(setup["patient"].pk), "ordered_by_id": str(setup["doctor"].pk), "test_ids": [setup["k"]],
             **body}
     r = client.post("/api/v1/lab-orders", json=full, headers=auth, tenant=clinic_a)
@@ -94,7 +86,7 @@ def test_order_bodies_are_strict(client, clinic_a, in_tenant, setup, body, field
 
 
 def test_results_bodies_refuse_client_flags_unknown_tests_and_bad_values(client, clinic_a, in_tenant, setup):
-    auth = _token(in_tenant, clinic_a)
+    auth = api_auth(in_tenant, clinic_a, "Doctor")
     with in_tenant(clinic_a):
         o = lf.collected(setup["patient"], setup["doctor"], codes=("K",))
     url = f"/api/v1/lab-orders/{o.pk}/results"
@@ -123,7 +115,7 @@ def _resulted_k_of_two(in_tenant, clinic, setup):
 
 def test_a_value_for_a_test_already_resulted_is_refused_per_test_and_nothing_is_saved(client, clinic_a, in_tenant,
                                                                                        setup):
-    auth = _token(in_tenant, clinic_a, "Nurse")
+    auth = api_auth(in_tenant, clinic_a, "Nurse")
     url = _resulted_k_of_two(in_tenant, clinic_a, setup)
     mixed = client.post(url, json={"results": [{"test_id": setup["k"], "value": 6.0},
                                                {"test_id": setup["na"], "value": 140}]}, headers=auth, tenant=clinic_a)
@@ -140,7 +132,7 @@ def test_a_value_for_a_test_already_resulted_is_refused_per_test_and_nothing_is_
 
 
 def test_a_test_posted_twice_or_not_ordered_is_named_in_fields(client, clinic_a, in_tenant, setup):
-    auth = _token(in_tenant, clinic_a, "Nurse")
+    auth = api_auth(in_tenant, clinic_a, "Nurse")
     url = _resulted_k_of_two(in_tenant, clinic_a, setup)
     twice = client.post(url, json={"results": [{"test_id": setup["na"], "value": 140},
                                                {"test_id": setup["na"], "value": 141}]}, headers=auth, tenant=clinic_a)
@@ -155,7 +147,7 @@ def test_a_test_posted_twice_or_not_ordered_is_named_in_fields(client, clinic_a,
     ({"$gt": 0}, "body"), ([140], "body"), (None, "body"),
 ])
 def test_bad_result_values_get_a_clear_400(client, clinic_a, in_tenant, setup, value, why):
-    auth = _token(in_tenant, clinic_a, "Nurse")
+    auth = api_auth(in_tenant, clinic_a, "Nurse")
     url = _resulted_k_of_two(in_tenant, clinic_a, setup)
     r = client.post(url, json={"results": [{"test_id": setup["na"], "value": value}]}, headers=auth, tenant=clinic_a)
     assert r.status_code == 400, r.json
@@ -169,7 +161,7 @@ def test_bad_result_values_get_a_clear_400(client, clinic_a, in_tenant, setup, v
 
 
 def test_a_text_result_must_be_sent_as_text(client, clinic_a, in_tenant, setup):
-    auth = _token(in_tenant, clinic_a, "Nurse")
+    auth = api_auth(in_tenant, clinic_a, "Nurse")
     with in_tenant(clinic_a):
         o = lf.collected(setup["patient"], setup["doctor"], codes=("UNIT",))
     r = client.post(f"/api/v1/lab-orders/{o.pk}/results", json={"results": [{"test_id": setup["unit"], "value": 1}]},
@@ -178,7 +170,7 @@ def test_a_text_result_must_be_sent_as_text(client, clinic_a, in_tenant, setup):
 
 
 def test_results_endpoint_answers_415_to_a_form_body_and_400_to_broken_json(client, clinic_a, in_tenant, setup):
-    auth = _token(in_tenant, clinic_a, "Nurse")
+    auth = api_auth(in_tenant, clinic_a, "Nurse")
     url = _resulted_k_of_two(in_tenant, clinic_a, setup)
     assert client.post(url, data={"results": "x"}, headers=auth, tenant=clinic_a).status_code == 415
     broken = client.post(url, data="{not json", headers={**auth, "Content-Type": "application/json"}, tenant=clinic_a)

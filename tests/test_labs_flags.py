@@ -105,32 +105,35 @@ def test_parse_numeric_refuses_junk_and_too_many_decimals(raw, decimals):
 # -- ages ---------------------------------------------------------------------------
 
 
-def test_age_in_completed_years_changes_on_the_birthday():
-    born = date(2008, 6, 15)
-    assert age_in("years", born, date(2026, 6, 14)) == 17
-    assert age_in("years", born, date(2026, 6, 15)) == 18
-    assert age_in("years", born, date(2009, 6, 14)) == 0
-    assert age_in("years", born, date(2009, 6, 15)) == 1
+BORN = date(2008, 6, 15)
+LEAP = date(2020, 2, 29)
+JAN_31 = date(2026, 1, 31)
+AGES = [  # unit, born, on, age
+    # completed years change on the birthday
+    pytest.param("years", BORN, date(2026, 6, 14), 17, id="day-before-18th-birthday"),
+    pytest.param("years", BORN, date(2026, 6, 15), 18, id="18th-birthday"),
+    pytest.param("years", BORN, date(2009, 6, 14), 0, id="day-before-1st-birthday"),
+    pytest.param("years", BORN, date(2009, 6, 15), 1, id="1st-birthday"),
+    # a leap-day birth turns a year older on 1 March in common years
+    pytest.param("years", LEAP, date(2021, 2, 28), 0, id="leap-born-28-feb-common-year"),
+    pytest.param("years", LEAP, date(2021, 3, 1), 1, id="leap-born-1-mar-common-year"),
+    pytest.param("years", LEAP, date(2024, 2, 28), 3, id="leap-born-28-feb-leap-year"),
+    pytest.param("years", LEAP, date(2024, 2, 29), 4, id="leap-born-29-feb-leap-year"),
+    pytest.param("days", LEAP, date(2021, 3, 1), 366, id="leap-born-days-to-1-mar"),
+    # months and days
+    pytest.param("months", JAN_31, date(2026, 2, 28), 0, id="no-31-feb-month-completes-1-mar"),
+    pytest.param("months", JAN_31, date(2026, 3, 1), 1, id="31-jan-to-1-mar"),
+    pytest.param("months", JAN_31, date(2026, 3, 30), 1, id="31-jan-to-30-mar"),
+    pytest.param("months", JAN_31, date(2026, 3, 31), 2, id="31-jan-to-31-mar"),
+    pytest.param("days", JAN_31, date(2026, 1, 31), 0, id="day-of-birth"),
+    pytest.param("days", JAN_31, date(2026, 2, 1), 1, id="day-after-birth"),
+    pytest.param("months", date(2025, 12, 15), date(2026, 1, 15), 1, id="month-across-a-year-end"),
+]
 
 
-def test_leap_day_birth_turns_a_year_older_on_1_march_in_common_years():
-    born = date(2020, 2, 29)
-    assert age_in("years", born, date(2021, 2, 28)) == 0
-    assert age_in("years", born, date(2021, 3, 1)) == 1
-    assert age_in("years", born, date(2024, 2, 28)) == 3
-    assert age_in("years", born, date(2024, 2, 29)) == 4
-    assert age_in("days", born, date(2021, 3, 1)) == 366
-
-
-def test_age_in_months_and_days():
-    born = date(2026, 1, 31)
-    assert age_in("months", born, date(2026, 2, 28)) == 0   # no 31 February: the month completes on 1 March
-    assert age_in("months", born, date(2026, 3, 1)) == 1
-    assert age_in("months", born, date(2026, 3, 30)) == 1
-    assert age_in("months", born, date(2026, 3, 31)) == 2
-    assert age_in("days", born, date(2026, 1, 31)) == 0
-    assert age_in("days", born, date(2026, 2, 1)) == 1
-    assert age_in("months", date(2025, 12, 15), date(2026, 1, 15)) == 1  # across a year end
+@pytest.mark.parametrize("unit, born, on, age", AGES)
+def test_age_in_counts_completed_units_at_exact_birthdays(unit, born, on, age):
+    assert age_in(unit, born, on) == age
 
 
 # -- range choice -----------------------------------------------------------------------

@@ -7,7 +7,7 @@ from clinic_app.models import AuditEvent, LabOrder, LabResult, LabTest, User
 from clinic_app.services.labs import catalogue, orders, results
 
 from . import lab_factories as lf
-from .support import login, make_user
+from .support import login, make_user, signed_in_client
 
 
 @pytest.fixture
@@ -216,12 +216,10 @@ def test_critical_result_reaches_the_ordering_doctors_dashboard_and_leaves_when_
     home = client.get("/", tenant=clinic_a).get_data(as_text=True)
     assert 'id="lab-critical"' in home and f'data-result="{critical.pk}"' in home
     assert 'id="lab-unreviewed"' in home and f'data-order="{o.pk}"' in home
-    other = app.test_client()
-    login(other, clinic_a, other_doctor.email)
+    other = signed_in_client(app, clinic_a, other_doctor.email)
     assert 'id="lab-critical"' not in other.get("/", tenant=clinic_a).get_data(as_text=True)
     # The nurse may update results but is not a reviewer: acknowledging is refused.
-    nurse_client = app.test_client()
-    login(nurse_client, clinic_a, nurse.email)
+    nurse_client = signed_in_client(app, clinic_a, nurse.email)
     assert nurse_client.post(f"/lab/results/{critical.pk}/acknowledge", tenant=clinic_a).status_code == 403
     r = client.post(f"/lab/results/{critical.pk}/acknowledge", data={"next": "/"}, tenant=clinic_a)
     assert r.status_code == 303 and r.headers["Location"] == "/"
@@ -236,8 +234,7 @@ def test_review_by_a_doctor_clears_unreviewed_and_acknowledges_criticals(app, cl
                                                                         nurse, maria):
     with in_tenant(clinic_a):
         o = lf.resulted(maria, doctor, {"K": "2.0"}, nurse=nurse)
-    nurse_client = app.test_client()
-    login(nurse_client, clinic_a, nurse.email)
+    nurse_client = signed_in_client(app, clinic_a, nurse.email)
     assert nurse_client.post(f"/lab/orders/{o.pk}/review", tenant=clinic_a).status_code == 403
     login(client, clinic_a, doctor.email)
     r = client.post(f"/lab/orders/{o.pk}/review", data={"comment": "repeat tomorrow"}, tenant=clinic_a)
@@ -342,8 +339,7 @@ def test_timeline_shows_orders_and_results_only_to_roles_that_read_lab_results(a
     html = client.get(f"/patients/{maria.pk}/timeline", headers={"HX-Request": "true"}, tenant=clinic_a).get_data(
         as_text=True)
     assert 'data-kind="lab_order"' in html and 'data-kind="lab_result"' in html and o.number in html
-    desk = app.test_client()
-    login(desk, clinic_a, "desk@clinica.test")
+    desk = signed_in_client(app, clinic_a, "desk@clinica.test")
     html = desk.get(f"/patients/{maria.pk}/timeline", headers={"HX-Request": "true"}, tenant=clinic_a).get_data(
         as_text=True)
     assert "lab_" not in html

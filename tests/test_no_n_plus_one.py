@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from clinic_app.models import Appointment, User, Visit
 from clinic_app.services import patients as patient_svc
-from tests.support import CountQueries, make_user
+from tests.support import CountQueries, api_auth, make_user
 
 
 def _reads(app, client, clinic, path, **kw):
@@ -53,13 +53,11 @@ def test_visit_list_and_patient_timeline(app, client, clinic_a, login_as, in_ten
 
 def test_api_appointment_list_costs_the_same_for_10_rows_or_100(app, client, clinic_a, in_tenant, frozen_clock):
     """Each row's patient and doctor come from one query per kind (prefetch), not two reads per row."""
-    from clinic_app.models import Patient, Role
-    from clinic_app.services.api_tokens import create_token
+    from clinic_app.models import Patient
 
     with in_tenant(clinic_a):
         admin = User.objects.get(email="admin@clinica.test")
-        _, secret = create_token("n+1", Role.objects.get(name="Receptionist"), admin)
-    auth = {"Authorization": f"Bearer {secret}"}
+    auth = api_auth(in_tenant, clinic_a)
     start = frozen_clock.now() + timedelta(days=1)
 
     def add(n, offset):

@@ -2,18 +2,10 @@
 stock; strict bodies, permissions and other clinics' ids."""
 import pytest
 
-from clinic_app.models import Prescription, Role, StockBatch, User
-from clinic_app.services.api_tokens import create_token
+from clinic_app.models import Prescription, StockBatch
 
 from . import pharmacy_factories as f
-from .support import make_user
-
-
-def _token(in_tenant, clinic, role):
-    with in_tenant(clinic):
-        admin = User.objects.get(email=f"admin@{clinic.subdomain}.test")
-        _, secret = create_token(f"{role} integration", Role.objects.get(name=role), admin)
-    return {"Authorization": f"Bearer {secret}"}
+from .support import api_auth, make_user
 
 
 @pytest.fixture
@@ -28,7 +20,7 @@ def world(clinic_a, in_tenant):
 
 
 def test_create_a_prescription_override_the_allergy_and_dispense(client, clinic_a, in_tenant, world):
-    doc = _token(in_tenant, clinic_a, "Doctor")
+    doc = api_auth(in_tenant, clinic_a, "Doctor")
     payload = {"visit_id": str(world["visit"].pk), "lines": [
         {"medicine_id": str(world["amox"].pk), "dose": 1, "dose_unit": "capsule", "route": "by mouth",
          "frequency": "TDS", "duration_days": 5}]}
@@ -40,7 +32,7 @@ def test_create_a_prescription_override_the_allergy_and_dispense(client, clinic_
     rx = made.json["data"]
     assert rx["status"] == "issued" and rx["lines"][0]["quantity"] == 15
     assert rx["lines"][0]["directions"] == "Take 1 capsule by mouth three times a day for 5 days."
-    nurse = _token(in_tenant, clinic_a, "Nurse")
+    nurse = api_auth(in_tenant, clinic_a, "Nurse")
     assert client.post("/api/v1/prescriptions", json=payload, headers=nurse, tenant=clinic_a).status_code == 403
     out = client.post(f"/api/v1/prescriptions/{rx['id']}/dispense", json={"line": 1, "quantity": 12},
                       headers=nurse, tenant=clinic_a)
@@ -58,13 +50,13 @@ def test_create_a_prescription_override_the_allergy_and_dispense(client, clinic_
 
 
 def test_medicines_and_stock(client, clinic_a, in_tenant, world):
-    auth = _token(in_tenant, clinic_a, "Accountant")
+    auth = api_auth(in_tenant, clinic_a, "Accountant")
     meds = client.get("/api/v1/medicines?q=amox", headers=auth, tenant=clinic_a).json
     assert meds["data"][0]["usable_on_hand"] == 60 and meds["data"][0]["sale_price"] == 25
     stock = client.get("/api/v1/stock?filter=expiring", headers=auth, tenant=clinic_a).json["data"]
     assert [b["lot"] for b in stock] == ["AMX-1"]
     assert client.get("/api/v1/stock?filter=nope", headers=auth, tenant=clinic_a).status_code == 400
-    receptionist = _token(in_tenant, clinic_a, "Receptionist")
+    receptionist = api_auth(in_tenant, clinic_a, "Receptionist")
     assert client.get("/api/v1/stock", headers=receptionist, tenant=clinic_a).status_code == 403
     assert client.get("/api/v1/medicines", headers=receptionist, tenant=clinic_a).status_code == 403
 
@@ -78,7 +70,7 @@ def test_medicines_and_stock(client, clinic_a, in_tenant, world):
 def test_dispense_bodies_are_strict(client, clinic_a, in_tenant, world, body, field):
     with in_tenant(clinic_a):
         rx = f.prescription(world["visit"], world["doctor"], f.row(world["amox"], quantity=5), overrides={0: "ok"})
-    auth = _token(in_tenant, clinic_a, "Nurse")
+    auth = api_auth(in_tenant, clinic_a, "Nurse")
     r = client.post(f"/api/v1/prescriptions/{rx.pk}/dispense", json=body, headers=auth, tenant=clinic_a)
     assert r.status_code == 400 and field in r.json["error"]["fields"]
     with in_tenant(clinic_a):
@@ -88,7 +80,7 @@ def test_dispense_bodies_are_strict(client, clinic_a, in_tenant, world, body, fi
 def test_other_clinics_ids_are_404_and_nothing_changes(client, clinic_a, clinic_b, in_tenant, world):
     with in_tenant(clinic_a):
         rx = f.prescription(world["visit"], world["doctor"], f.row(world["amox"], quantity=5), overrides={0: "ok"})
-    auth = _token(in_tenant, clinic_b, "Admin")
+    auth = api_auth(in_tenant, clinic_b, "Admin")
     for path in (f"/api/v1/medicines/{world['amox'].pk}", f"/api/v1/prescriptions/{rx.pk}",
                  f"/api/v1/prescriptions?patient_id={world['patient'].pk}"):
         r = client.get(path, headers=auth, tenant=clinic_b)

@@ -5,15 +5,13 @@ import pytest
 
 from clinic_app.models import AuditEvent, Role, User
 from clinic_app.permissions import DEFAULT_ROLES, RESOURCES
-from tests.support import login, make_user
+from tests.support import make_user, signed_in_user, stored, unchanged
 
 HX = {"HX-Request": "true"}
 
 
 def snapshot(in_tenant, clinic):
-    with in_tenant(clinic):
-        return {m.__name__: sorted(m.objects.as_pymongo(), key=lambda d: str(d["_id"]))
-                for m in (Role, User, AuditEvent)}
+    return stored(in_tenant, clinic, Role, User, AuditEvent)
 
 
 def get_role(in_tenant, clinic, name):
@@ -81,10 +79,7 @@ def test_editing_permissions_saves_them_cleaned_and_audits_what_changed(client, 
 
 def test_new_permissions_take_effect_on_the_next_request(app, client, clinic_a, login_as, in_tenant):
     login_as(clinic_a)
-    with in_tenant(clinic_a):
-        doctor = make_user("Doctor")
-    theirs = app.test_client()
-    login(theirs, clinic_a, doctor.email)
+    _, theirs = signed_in_user(app, in_tenant, clinic_a, "Doctor")
     assert theirs.get("/audit/", tenant=clinic_a).status_code == 403
     role = get_role(in_tenant, clinic_a, "Doctor")
     keys = [f"{r}:{a}" for r, acts in role.permissions.items() for a in acts] + ["audit:read"]
@@ -106,10 +101,9 @@ def test_the_admin_role_is_shown_read_only_with_full_access(client, clinic_a, lo
 def test_the_admin_role_cannot_be_changed(client, clinic_a, login_as, in_tenant):
     login_as(clinic_a)
     admin = get_role(in_tenant, clinic_a, "Admin")
-    before = snapshot(in_tenant, clinic_a)
-    assert client.post(f"/roles/{admin.pk}", data={"permissions": []}, tenant=clinic_a).status_code == 403
-    assert client.post(f"/roles/{admin.pk}/delete", tenant=clinic_a).status_code == 303
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        assert client.post(f"/roles/{admin.pk}", data={"permissions": []}, tenant=clinic_a).status_code == 403
+        assert client.post(f"/roles/{admin.pk}/delete", tenant=clinic_a).status_code == 303
 
 
 def test_default_roles_cannot_be_renamed_or_deleted(client, clinic_a, login_as, in_tenant):
@@ -118,10 +112,9 @@ def test_default_roles_cannot_be_renamed_or_deleted(client, clinic_a, login_as, 
     client.post(f"/roles/{nurse.pk}", data={"name": "Sister", "permissions": ["patients:read"]}, tenant=clinic_a)
     assert get_role(in_tenant, clinic_a, "Nurse").permissions == {"patients": ["read"]}
     assert get_role(in_tenant, clinic_a, "Sister") is None
-    before = snapshot(in_tenant, clinic_a)
-    response = client.post(f"/roles/{nurse.pk}/delete", tenant=clinic_a, follow_redirects=True)
-    assert b"is a default role and cannot be deleted" in response.data
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.post(f"/roles/{nurse.pk}/delete", tenant=clinic_a, follow_redirects=True)
+        assert b"is a default role and cannot be deleted" in response.data
 
 
 def test_a_custom_role_is_created_and_audited(client, clinic_a, login_as, in_tenant):
@@ -147,23 +140,21 @@ def test_a_custom_role_is_created_and_audited(client, clinic_a, login_as, in_ten
 def test_invalid_new_roles_are_422_beside_the_field_and_save_nothing(
         client, clinic_a, login_as, in_tenant, data, field, message):
     login_as(clinic_a)
-    before = snapshot(in_tenant, clinic_a)
-    response = client.post("/roles/new", data=data, headers=HX, tenant=clinic_a)
-    assert response.status_code == 422
-    html = response.get_data(as_text=True)
-    assert "<html" not in html and 'id="role-form"' in html and "HX-Request" in response.headers["Vary"]
-    assert re.search(rf'id="{field}-error">[^<]*{message}', html), html
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.post("/roles/new", data=data, headers=HX, tenant=clinic_a)
+        assert response.status_code == 422
+        html = response.get_data(as_text=True)
+        assert "<html" not in html and 'id="role-form"' in html and "HX-Request" in response.headers["Vary"]
+        assert re.search(rf'id="{field}-error">[^<]*{message}', html), html
 
 
 def test_a_custom_role_cannot_take_another_roles_name(client, clinic_a, login_as, in_tenant):
     login_as(clinic_a)
     cleaner = make_role(in_tenant, clinic_a)
-    before = snapshot(in_tenant, clinic_a)
-    response = client.post(f"/roles/{cleaner.pk}", data={"name": "NURSE"}, tenant=clinic_a)
-    assert response.status_code == 422 and re.search(r'id="name-error">A role named NURSE already exists',
-                                                      response.get_data(as_text=True))
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.post(f"/roles/{cleaner.pk}", data={"name": "NURSE"}, tenant=clinic_a)
+        assert response.status_code == 422 and re.search(r'id="name-error">A role named NURSE already exists',
+                                                          response.get_data(as_text=True))
 
 
 def test_a_custom_role_can_be_renamed(client, clinic_a, login_as, in_tenant):
@@ -191,10 +182,9 @@ def test_a_custom_role_that_someone_has_is_not_deleted(client, clinic_a, login_a
     cleaner = make_role(in_tenant, clinic_a)
     with in_tenant(clinic_a):
         make_user("Cleaner", status="deactivated")  # deactivated users still hold the role
-    before = snapshot(in_tenant, clinic_a)
-    response = client.post(f"/roles/{cleaner.pk}/delete", tenant=clinic_a, follow_redirects=True)
-    assert b"1 user still has the Cleaner role" in response.data
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.post(f"/roles/{cleaner.pk}/delete", tenant=clinic_a, follow_redirects=True)
+        assert b"1 user still has the Cleaner role" in response.data
 
 
 # -- access rules -----------------------------------------------------------------------
@@ -214,29 +204,26 @@ DATA = {"name": "Porter", "permissions": ["patients:read"]}
 def test_another_clinics_role_is_not_found(client, clinic_a, clinic_b, login_as, in_tenant, method, path):
     login_as(clinic_a)
     theirs = make_role(in_tenant, clinic_b)
-    before = snapshot(in_tenant, clinic_b)
-    response = client.open(path.format(id=theirs.pk), method=method, data=DATA, tenant=clinic_a)
-    assert response.status_code == 404
-    assert snapshot(in_tenant, clinic_b) == before
+    with unchanged(snapshot, in_tenant, clinic_b):
+        response = client.open(path.format(id=theirs.pk), method=method, data=DATA, tenant=clinic_a)
+        assert response.status_code == 404
 
 
 @pytest.mark.parametrize("method,path", ROUTES)
 def test_a_doctor_may_not_see_or_change_roles(client, clinic_a, login_as, in_tenant, method, path):
     login_as(clinic_a, "Doctor")
     cleaner = make_role(in_tenant, clinic_a)
-    before = snapshot(in_tenant, clinic_a)
-    response = client.open(path.format(id=cleaner.pk), method=method, data=DATA, tenant=clinic_a)
-    assert response.status_code == 403
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.open(path.format(id=cleaner.pk), method=method, data=DATA, tenant=clinic_a)
+        assert response.status_code == 403
 
 
 @pytest.mark.parametrize("method,path", ROUTES)
 def test_signed_out_visitors_are_sent_to_sign_in(client, clinic_a, in_tenant, method, path):
     cleaner = make_role(in_tenant, clinic_a)
-    before = snapshot(in_tenant, clinic_a)
-    url = path.format(id=cleaner.pk)
-    page = client.open(url, method=method, data=DATA, tenant=clinic_a)
-    assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
-    fragment = client.open(url, method=method, data=DATA, headers=HX, tenant=clinic_a)
-    assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login?next=")
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        url = path.format(id=cleaner.pk)
+        page = client.open(url, method=method, data=DATA, tenant=clinic_a)
+        assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
+        fragment = client.open(url, method=method, data=DATA, headers=HX, tenant=clinic_a)
+        assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login?next=")

@@ -8,12 +8,11 @@ from datetime import timedelta
 import pytest
 
 from clinic_app import create_app
-from clinic_app.models import AuthToken, Patient, Role, User
+from clinic_app.models import AuthToken, Patient
 from clinic_app.services import platform as platform_svc
-from clinic_app.services.api_tokens import create_token
 from clinic_app.tenancy import tenant_context
 from tests.conftest import app_config
-from tests.support import TEST_PASSWORD, TenantClient, login, make_user, run_jobs
+from tests.support import TEST_PASSWORD, TenantClient, api_secret, login, make_user, run_jobs
 
 PATIENT = {"first_name": "Ana", "last_name": "Silva", "date_of_birth": "1990-05-01", "allergies": []}
 
@@ -165,13 +164,6 @@ def _signed_in_with_csrf(app, tenant):
     return client, page.split('"X-CSRFToken": "')[1].split('"')[0]
 
 
-def _token(app, tenant, role="Receptionist"):
-    with app.app_context(), tenant_context(tenant):
-        admin = User.objects.get(email=f"admin@{tenant.subdomain}.test")
-        _, secret = create_token("integration", Role.objects.get(name=role), admin)
-    return secret
-
-
 def _patients(app, tenant):
     with app.app_context(), tenant_context(tenant):
         return Patient.objects.count()
@@ -193,16 +185,16 @@ def test_a_bad_authorization_header_with_a_valid_cookie_is_401_and_writes_nothin
     assert ok.status_code == 201
 
 
-def test_a_valid_token_needs_no_csrf_header(csrf_app, clinic_a):
-    secret = _token(csrf_app, clinic_a)
+def test_a_valid_token_needs_no_csrf_header(csrf_app, clinic_a, in_tenant):
+    secret = api_secret(in_tenant, clinic_a)
     response = csrf_app.test_client().post("/api/v1/patients", json=PATIENT, tenant=clinic_a,
                                            headers={"Authorization": f"Bearer {secret}"})
     assert response.status_code == 201 and response.json["success"] is True
 
 
-def test_a_valid_token_beside_a_cookie_acts_as_the_token(csrf_app, clinic_a):
+def test_a_valid_token_beside_a_cookie_acts_as_the_token(csrf_app, clinic_a, in_tenant):
     client, _ = _signed_in_with_csrf(csrf_app, clinic_a)  # an Admin's cookie
-    rep = _token(csrf_app, clinic_a, role="Medical Representative")  # may not read patients
+    rep = api_secret(in_tenant, clinic_a, "Medical Representative")  # may not read patients
     response = client.get("/api/v1/patients", headers={"Authorization": f"Bearer {rep}"}, tenant=clinic_a)
     assert response.status_code == 403
 
@@ -215,7 +207,7 @@ def test_a_cookie_session_without_the_csrf_header_is_refused(csrf_app, clinic_a)
 
 
 def test_a_revoked_token_says_so(app, client, clinic_a, in_tenant):
-    secret = _token(app, clinic_a)
+    secret = api_secret(in_tenant, clinic_a)
     with in_tenant(clinic_a):
         from clinic_app.models import ApiToken
         from clinic_app.services.api_tokens import revoke_token
@@ -241,8 +233,8 @@ def test_signed_in_pages_fragments_and_api_answers_are_no_store(app, client, cli
         assert response.headers.get("Cache-Control") == "no-store", (path, response.status_code)
 
 
-def test_token_answers_are_no_store(app, client, clinic_a):
-    secret = _token(app, clinic_a)
+def test_token_answers_are_no_store(app, client, clinic_a, in_tenant):
+    secret = api_secret(in_tenant, clinic_a)
     response = client.get("/api/v1/patients", headers={"Authorization": f"Bearer {secret}"}, tenant=clinic_a)
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
 

@@ -4,6 +4,7 @@ import re
 import pytest
 
 from clinic_app.models import AuditEvent, Settings, Tenant
+from tests.support import unchanged
 
 HX = {"HX-Request": "true"}
 GOOD = {"clinic_name": "Clinic A Renamed", "timezone": "Europe/Paris", "currency": "EUR",
@@ -24,10 +25,9 @@ GOOD = {"clinic_name": "Clinic A Renamed", "timezone": "Europe/Paris", "currency
 ])
 def test_hours_and_reminder_settings_are_validated(client, clinic_a, login_as, in_tenant, field, value, message):
     login_as(clinic_a, "Admin")
-    before = snapshot(in_tenant, clinic_a)
-    response = client.post("/settings", data={**GOOD, field: value}, tenant=clinic_a)
-    assert response.status_code == 422 and message in response.get_data(as_text=True)
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.post("/settings", data={**GOOD, field: value}, tenant=clinic_a)
+        assert response.status_code == 422 and message in response.get_data(as_text=True)
 
 
 def test_hours_and_reminders_are_saved(client, clinic_a, login_as, in_tenant):
@@ -90,9 +90,8 @@ def test_saving_without_changes_writes_no_audit_event(client, clinic_a, login_as
             "idle_timeout_minutes": "60", "slot_minutes": "15", "work_day_start": "08:00", "work_day_end": "18:00",
             "working_days": [str(d) for d in range(1, 8)], "reminder_hours": "24, 2", "quiet_start": "21:00",
             "quiet_end": "08:00"}
-    before = snapshot(in_tenant, clinic_a)
-    assert client.post("/settings", data=same, tenant=clinic_a).status_code == 303
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        assert client.post("/settings", data=same, tenant=clinic_a).status_code == 303
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -112,13 +111,12 @@ def test_saving_without_changes_writes_no_audit_event(client, clinic_a, login_as
 def test_invalid_settings_are_422_beside_the_field_and_save_nothing(
         client, clinic_a, login_as, in_tenant, field, value, message):
     login_as(clinic_a)
-    before = snapshot(in_tenant, clinic_a)
-    response = client.post("/settings", data={**GOOD, field: value}, headers=HX, tenant=clinic_a)
-    assert response.status_code == 422
-    html = response.get_data(as_text=True)
-    assert "<html" not in html and 'id="settings-form"' in html and "HX-Request" in response.headers["Vary"]
-    assert re.search(rf'id="{field}-error">[^<]*{message}', html), html
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.post("/settings", data={**GOOD, field: value}, headers=HX, tenant=clinic_a)
+        assert response.status_code == 422
+        html = response.get_data(as_text=True)
+        assert "<html" not in html and 'id="settings-form"' in html and "HX-Request" in response.headers["Vary"]
+        assert re.search(rf'id="{field}-error">[^<]*{message}', html), html
 
 
 def test_a_shorter_idle_timeout_applies_to_sessions_at_once(app, client, clinic_a, login_as, frozen_clock):
@@ -131,9 +129,8 @@ def test_a_shorter_idle_timeout_applies_to_sessions_at_once(app, client, clinic_
 
 def test_a_doctor_may_not_change_the_settings(client, clinic_a, login_as, in_tenant):
     login_as(clinic_a, "Doctor")
-    before = snapshot(in_tenant, clinic_a)
-    assert client.post("/settings", data=GOOD, tenant=clinic_a).status_code == 403
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        assert client.post("/settings", data=GOOD, tenant=clinic_a).status_code == 403
 
 
 def test_a_role_without_settings_access_may_not_read_them(client, clinic_a, login_as, in_tenant):
@@ -147,17 +144,15 @@ def test_a_role_without_settings_access_may_not_read_them(client, clinic_a, logi
 
 def test_settings_of_one_clinic_never_touch_another(client, clinic_a, clinic_b, login_as, in_tenant):
     login_as(clinic_a)
-    before = snapshot(in_tenant, clinic_b)
-    assert client.post("/settings", data=GOOD, tenant=clinic_a).status_code == 303
-    assert snapshot(in_tenant, clinic_b) == before
+    with unchanged(snapshot, in_tenant, clinic_b):
+        assert client.post("/settings", data=GOOD, tenant=clinic_a).status_code == 303
     assert b"Clinic B" in client.get("/login", tenant=clinic_b).data
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_signed_out_visitors_are_sent_to_sign_in(client, clinic_a, in_tenant, method):
-    before = snapshot(in_tenant, clinic_a)
-    page = client.open("/settings", method=method, data=GOOD, tenant=clinic_a)
-    assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
-    fragment = client.open("/settings", method=method, data=GOOD, headers=HX, tenant=clinic_a)
-    assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login?next=")
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        page = client.open("/settings", method=method, data=GOOD, tenant=clinic_a)
+        assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
+        fragment = client.open("/settings", method=method, data=GOOD, headers=HX, tenant=clinic_a)
+        assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login?next=")

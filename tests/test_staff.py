@@ -4,7 +4,7 @@ import re
 import pytest
 
 from clinic_app.models import AuditEvent, AuthToken, Role, User, UserSession
-from tests.support import TEST_PASSWORD, login, make_user, run_jobs
+from tests.support import TEST_PASSWORD, login, make_user, run_jobs, signed_in_user, stored, unchanged
 
 HX = {"HX-Request": "true"}
 NEW_PASSWORD = "plum tractor oboe lantern 91"
@@ -12,9 +12,7 @@ NEW_PASSWORD = "plum tractor oboe lantern 91"
 
 def snapshot(in_tenant, clinic):
     """Everything the staff area could touch in `clinic`, as stored."""
-    with in_tenant(clinic):
-        return {m.__name__: sorted((d for d in m.objects.as_pymongo()), key=lambda d: str(d["_id"]))
-                for m in (User, Role, UserSession, AuthToken, AuditEvent)}
+    return stored(in_tenant, clinic, User, Role, UserSession, AuthToken, AuditEvent)
 
 
 def events(in_tenant, clinic, action):
@@ -160,12 +158,11 @@ def test_an_invitation_of_clinic_a_is_404_on_clinic_b(app, client, clinic_a, cli
 
 def test_inviting_a_member_again_is_a_field_error_whatever_the_case(client, clinic_a, login_as, in_tenant):
     login_as(clinic_a)
-    before = snapshot(in_tenant, clinic_a)
-    response = invite(client, clinic_a, email="ADMIN@clinica.test", role=role_id(in_tenant, clinic_a, "Nurse"))
-    assert response.status_code == 422
-    html = response.get_data(as_text=True)
-    assert re.search(r'id="email-error">[^<]*already a member', html)
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = invite(client, clinic_a, email="ADMIN@clinica.test", role=role_id(in_tenant, clinic_a, "Nurse"))
+        assert response.status_code == 422
+        html = response.get_data(as_text=True)
+        assert re.search(r'id="email-error">[^<]*already a member', html)
 
 
 @pytest.mark.parametrize("data,field,message", [
@@ -180,13 +177,12 @@ def test_invalid_invitations_are_422_beside_the_field_and_save_nothing(
     login_as(clinic_a)
     if data["role"] == "Nurse":
         data = {**data, "role": role_id(in_tenant, clinic_a, "Nurse")}
-    before = snapshot(in_tenant, clinic_a)
-    response = client.post("/staff/invite", data=data, headers=HX, tenant=clinic_a)
-    assert response.status_code == 422
-    html = response.get_data(as_text=True)
-    assert "<html" not in html and "HX-Request" in response.headers["Vary"]
-    assert re.search(rf'id="{field}-error">[^<]*{message}', html), html
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.post("/staff/invite", data=data, headers=HX, tenant=clinic_a)
+        assert response.status_code == 422
+        html = response.get_data(as_text=True)
+        assert "<html" not in html and "HX-Request" in response.headers["Vary"]
+        assert re.search(rf'id="{field}-error">[^<]*{message}', html), html
 
 
 def test_a_role_of_another_clinic_cannot_be_given(client, clinic_a, clinic_b, login_as, in_tenant):
@@ -252,25 +248,23 @@ def test_a_bad_role_change_is_422_beside_the_field_and_changes_nothing(client, c
     login_as(clinic_a)
     with in_tenant(clinic_a):
         nurse = make_user("Nurse")
-    before = snapshot(in_tenant, clinic_a)
-    response = client.post(f"/staff/{nurse.pk}/role", data={"role": "nonsense"}, headers=HX, tenant=clinic_a)
-    assert response.status_code == 422
-    html = response.get_data(as_text=True)
-    assert "<html" not in html and 'id="role-form"' in html and "HX-Request" in response.headers["Vary"]
-    assert re.search(r'id="role-error">Choose a role from the list', html)
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.post(f"/staff/{nurse.pk}/role", data={"role": "nonsense"}, headers=HX, tenant=clinic_a)
+        assert response.status_code == 422
+        html = response.get_data(as_text=True)
+        assert "<html" not in html and 'id="role-form"' in html and "HX-Request" in response.headers["Vary"]
+        assert re.search(r'id="role-error">Choose a role from the list', html)
 
 
 def test_the_last_active_admin_cannot_be_demoted(client, clinic_a, login_as, in_tenant):
     admin = login_as(clinic_a)
     with in_tenant(clinic_a):
         make_user("Admin", email="old.admin@example.test", status="deactivated")  # does not count
-    before = snapshot(in_tenant, clinic_a)
-    response = client.post(f"/staff/{admin.pk}/role", data={"role": role_id(in_tenant, clinic_a, "Doctor")},
-                           tenant=clinic_a)
-    assert response.status_code == 422
-    assert re.search(r'id="role-error">Ada Admin is the last active Admin', response.get_data(as_text=True))
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.post(f"/staff/{admin.pk}/role", data={"role": role_id(in_tenant, clinic_a, "Doctor")},
+                               tenant=clinic_a)
+        assert response.status_code == 422
+        assert re.search(r'id="role-error">Ada Admin is the last active Admin', response.get_data(as_text=True))
 
 
 def test_an_admin_can_be_demoted_while_another_admin_remains(client, clinic_a, login_as, in_tenant):
@@ -292,20 +286,16 @@ def test_an_admin_can_be_demoted_while_another_admin_remains(client, clinic_a, l
 
 def test_the_last_active_admin_cannot_deactivate_themselves(client, clinic_a, login_as, in_tenant):
     admin = login_as(clinic_a)
-    before = snapshot(in_tenant, clinic_a)
-    response = client.post(f"/staff/{admin.pk}/deactivate", tenant=clinic_a)
-    assert response.status_code == 303
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.post(f"/staff/{admin.pk}/deactivate", tenant=clinic_a)
+        assert response.status_code == 303
     page = client.get(response.headers["Location"], tenant=clinic_a)
     assert page.status_code == 200 and b"is the last active Admin" in page.data
 
 
 def test_deactivation_signs_the_user_out_at_once_and_is_audited(app, client, clinic_a, login_as, in_tenant):
     login_as(clinic_a)
-    with in_tenant(clinic_a):
-        doctor = make_user("Doctor")
-    theirs = app.test_client()
-    login(theirs, clinic_a, doctor.email)
+    doctor, theirs = signed_in_user(app, in_tenant, clinic_a, "Doctor")
     assert theirs.get("/", tenant=clinic_a).status_code == 200
     response = client.post(f"/staff/{doctor.pk}/deactivate", tenant=clinic_a)
     assert response.status_code == 303
@@ -381,11 +371,10 @@ def _data(in_tenant, clinic):
 def test_another_clinics_user_is_not_found(client, clinic_a, clinic_b, login_as, in_tenant, method, path, action):
     login_as(clinic_a)
     target = _target(in_tenant, clinic_b)
-    before = snapshot(in_tenant, clinic_b)
-    response = client.open(path.format(id=target.pk), method=method, data=_data(in_tenant, clinic_a),
-                           tenant=clinic_a)
-    assert response.status_code == 404
-    assert snapshot(in_tenant, clinic_b) == before
+    with unchanged(snapshot, in_tenant, clinic_b):
+        response = client.open(path.format(id=target.pk), method=method, data=_data(in_tenant, clinic_a),
+                               tenant=clinic_a)
+        assert response.status_code == 404
 
 
 @pytest.mark.parametrize("bad_id", ["nope", "0" * 24, "zzzzzzzzzzzzzzzzzzzzzzzz"])
@@ -398,11 +387,10 @@ def test_unknown_and_malformed_ids_are_404(client, clinic_a, login_as, bad_id):
 def test_a_doctor_may_not_change_staff(client, clinic_a, login_as, in_tenant, method, path, action):
     login_as(clinic_a, "Doctor")
     target = _target(in_tenant, clinic_a)
-    before = snapshot(in_tenant, clinic_a)
-    response = client.open(path.format(id=target.pk), method=method, data=_data(in_tenant, clinic_a),
-                           tenant=clinic_a)
-    assert response.status_code == 403
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.open(path.format(id=target.pk), method=method, data=_data(in_tenant, clinic_a),
+                               tenant=clinic_a)
+        assert response.status_code == 403
 
 
 @pytest.mark.parametrize("method,path,action", ROUTES)
@@ -417,10 +405,9 @@ def test_a_role_without_staff_access_gets_403(client, clinic_a, login_as, in_ten
 @pytest.mark.parametrize("method,path,action", ROUTES)
 def test_signed_out_visitors_are_sent_to_sign_in(client, clinic_a, in_tenant, method, path, action):
     target = _target(in_tenant, clinic_a)
-    before = snapshot(in_tenant, clinic_a)
-    url = path.format(id=target.pk)
-    page = client.open(url, method=method, data=_data(in_tenant, clinic_a), tenant=clinic_a)
-    assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
-    fragment = client.open(url, method=method, headers=HX, tenant=clinic_a)
-    assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login?next=")
-    assert snapshot(in_tenant, clinic_a) == before
+    with unchanged(snapshot, in_tenant, clinic_a):
+        url = path.format(id=target.pk)
+        page = client.open(url, method=method, data=_data(in_tenant, clinic_a), tenant=clinic_a)
+        assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
+        fragment = client.open(url, method=method, headers=HX, tenant=clinic_a)
+        assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login?next=")

@@ -28,7 +28,7 @@ from clinic_app.config import load_config
 from clinic_app.dev import Services, wait_for_port
 from clinic_app.extensions import ensure_indexes, init_db
 from tests.conftest import app_config
-from tests.support import TEST_PASSWORD, TenantClient, login, make_clinic, read_mail
+from tests.support import TenantClient, api_auth, in_tenant_of, make_clinic, read_mail, signed_in_client
 
 from .report import KEY, FaultReport
 
@@ -330,19 +330,12 @@ class Traffic:
 
 def signed_in_users(app, clinics, per_clinic=2):
     """(client, tenant) pairs, each its own browser session signed in as the clinic's Admin, with an API token."""
-    from clinic_app.models import Role, User
-    from clinic_app.services.api_tokens import create_token
-    from clinic_app.tenancy import tenant_context
-
     users = []
     for tenant in clinics:
-        with app.app_context(), tenant_context(tenant):
-            admin = User.objects.get(email=f"admin@{tenant.subdomain}.test")
-            _, secret = create_token("faults", Role.objects.get(name="Admin"), admin)
+        auth = api_auth(in_tenant_of(app), tenant, "Admin")
         for _ in range(per_clinic):
-            client = app.test_client()
-            login(client, tenant, admin.email, TEST_PASSWORD)
-            client.api_auth = {"Authorization": f"Bearer {secret}"}
+            client = signed_in_client(app, tenant, f"admin@{tenant.subdomain}.test")
+            client.api_auth = auth
             users.append((client, tenant))
     return users
 

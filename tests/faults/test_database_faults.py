@@ -7,11 +7,12 @@ many queries the page makes; service comes back by itself; every write that was 
 """
 import json
 import time
+from dataclasses import dataclass
 
 from clinic_app.models import Patient
 from clinic_app.tenancy import tenant_context
 
-from .conftest import WRITES, Traffic, signed_in_users, two_clinics, wait_until
+from .conftest import MIXED, WRITES, Traffic, signed_in_users, two_clinics, wait_until
 from .report import statuses
 
 BUDGET_MS = 1000  # MONGODB_TIMEOUT_MS for these apps: ONE deadline for all of a request's MongoDB work
@@ -61,39 +62,59 @@ def _recovery(answers, since):
     return min(done) - since if done else None
 
 
-def _outage_answers(answers, start, end):
-    return [a for a in answers if start <= a.started + a.seconds and a.started <= end]
+@dataclass
+class Outage:
+    """What signed-in traffic saw around one database fault: every answer, and when the fault began and ended."""
+
+    answers: list
+    down: float
+    up: float
+
+    @property
+    def during(self):
+        """The answers that overlapped the fault (ended after it began, started before it was mended)."""
+        return [a for a in self.answers if self.down <= a.started + a.seconds and a.started <= self.up]
+
+
+def _outage(app, clinics, fault, mend, *, ready, failures, lasting=0.0, actions=MIXED):
+    """Run `fault()` then `mend()` under traffic from two signed-in users per clinic; returns the Outage.
+
+    `ready(traffic)` says when enough has gone through to break the database; the fault lasts until
+    `failures` 503s have been answered and `lasting` seconds have passed; then every user must be
+    served three times. Raises AssertionError when a wait times out.
+    """
+    traffic = Traffic(signed_in_users(app, clinics), actions=actions).start()
+    try:
+        wait_until(lambda: ready(traffic), what="traffic before the fault")
+        down = time.monotonic()
+        fault()
+        wait_until(lambda: traffic.count(since=down, status=503) >= failures and time.monotonic() - down > lasting,
+                   what="503s during the fault")
+        mend()
+        up = time.monotonic()
+        wait_until(lambda: traffic.every_user_ok_since(up, n=3), timeout=20, what="recovery after the fault")
+    finally:
+        traffic.stop()
+    return Outage(traffic.snapshot(), down, up)
 
 
 def test_mongodb_stopped_mid_traffic_then_restarted(stack, fault_app, fault_report):
     app = fault_app(MONGODB_TIMEOUT_MS=BUDGET_MS)
     clinics = two_clinics(app)
-    traffic = Traffic(signed_in_users(app, clinics)).start()
-    try:
-        wait_until(lambda: traffic.count(ok=True) >= 12, what="traffic before the outage")
-        down = time.monotonic()
-        stack.terminate("mongo")
-        wait_until(lambda: traffic.count(since=down, status=503) >= 4 and time.monotonic() - down > BOUND + 0.5,
-                   what="503s during the outage")
-        stack.start_again("mongo")
-        up = time.monotonic()
-        wait_until(lambda: traffic.every_user_ok_since(up, n=3), timeout=20, what="recovery after the restart")
-    finally:
-        traffic.stop()
-    answers = traffic.snapshot()
-    during = _outage_answers(answers, down, up)
-    failed = _check_answers(answers)
-    acked, found, lost, ambiguous = _saved(app, clinics, answers)
-    recovery = _recovery(answers, up)
+    outage = _outage(app, clinics, lambda: stack.terminate("mongo"), lambda: stack.start_again("mongo"),
+                     ready=lambda traffic: traffic.count(ok=True) >= 12, failures=4, lasting=BOUND + 0.5)
+    failed = _check_answers(outage.answers)
+    acked, found, lost, ambiguous = _saved(app, clinics, outage.answers)
+    recovery = _recovery(outage.answers, outage.up)
 
     assert lost == 0
     assert failed, "the outage was not seen"
-    assert all(a.started + a.seconds >= down for a in failed), "a 503 before the outage"
+    assert all(a.started + a.seconds >= outage.down for a in failed), "a 503 before the outage"
     assert recovery is not None and recovery < 5
-    fault_report.add("outage", f"MongoDB stopped (SIGTERM) for {up - down:.1f} s under 4 signed-in users "
-                               "(2 clinics: dashboard, patient list, registration, API)")
-    fault_report.add("user saw during the outage", f"{statuses(during)}; every failure the 503 page/JSON, "
-                                                  f"slowest answer {max(a.seconds for a in during):.2f} s "
+    fault_report.add("outage", f"MongoDB stopped (SIGTERM) for {outage.up - outage.down:.1f} s under 4 signed-in "
+                               "users (2 clinics: dashboard, patient list, registration, API)")
+    fault_report.add("user saw during the outage", f"{statuses(outage.during)}; every failure the 503 page/JSON, "
+                                                  f"slowest answer {max(a.seconds for a in outage.during):.2f} s "
                                                   f"(budget {BUDGET_MS} ms); 0 x 500")
     fault_report.add("recovery", f"first success {recovery:.2f} s after the restart, no intervention")
     fault_report.add("writes", f"{acked} registrations answered 'saved' (303); {found} present after restart, "
@@ -104,63 +125,43 @@ def test_mongodb_stopped_mid_traffic_then_restarted(stack, fault_app, fault_repo
 def test_mongodb_sigkilled_during_a_burst_of_writes_loses_no_acknowledged_write(stack, fault_app, fault_report):
     app = fault_app(MONGODB_TIMEOUT_MS=BUDGET_MS)
     clinics = two_clinics(app)
-    traffic = Traffic(signed_in_users(app, clinics), actions=WRITES).start()
-    try:
-        wait_until(lambda: traffic.count(status=303) >= 20, what="acknowledged registrations before the kill")
-        killed = time.monotonic()
-        stack.kill("mongo")  # SIGKILL: no shutdown, no flush
-        wait_until(lambda: traffic.count(since=killed, status=503) >= 4, what="503s after the kill")
-        stack.start_again("mongo")
-        up = time.monotonic()
-        wait_until(lambda: traffic.every_user_ok_since(up, n=3), timeout=20, what="recovery after the restart")
-    finally:
-        traffic.stop()
-    answers = traffic.snapshot()
-    failed = _check_answers(answers)
-    acked, found, lost, ambiguous = _saved(app, clinics, answers)
-    acked_last_second = sum(1 for a in answers if a.kind == "register" and a.status == 303
-                            and killed - 1 <= a.started + a.seconds <= killed)
+    outage = _outage(app, clinics, lambda: stack.kill("mongo"),  # SIGKILL: no shutdown, no flush
+                     lambda: stack.start_again("mongo"), actions=WRITES,
+                     ready=lambda traffic: traffic.count(status=303) >= 20, failures=4)
+    failed = _check_answers(outage.answers)
+    acked, found, lost, ambiguous = _saved(app, clinics, outage.answers)
+    acked_last_second = sum(1 for a in outage.answers if a.kind == "register" and a.status == 303
+                            and outage.down - 1 <= a.started + a.seconds <= outage.down)
 
     assert lost == 0, f"{lost} of {acked} acknowledged registrations vanished"
     assert failed
     fault_report.add("fault", f"SecantusDB SIGKILLed during a burst of registrations (4 users, 2 clinics), "
-                              f"restarted after {up - killed:.1f} s")
-    during = _outage_answers(answers, killed, up)
-    fault_report.add("user saw while it was down", f"{statuses(during)}; every failure the 503 page, slowest "
-                                                   f"{max(a.seconds for a in during):.2f} s; 0 x 500")
+                              f"restarted after {outage.up - outage.down:.1f} s")
+    fault_report.add("user saw while it was down", f"{statuses(outage.during)}; every failure the 503 page, "
+                                                   f"slowest {max(a.seconds for a in outage.during):.2f} s; 0 x 500")
     fault_report.add("writes", f"{acked} answered 'saved' ({acked_last_second} in the last second before the "
                                f"kill): {found} present after restart, lost {lost}; duplicates 0; record numbers "
                                f"unique; {ambiguous} answered 503 yet saved (the write landed, the answer did not)")
-    fault_report.add("recovery", f"first success {_recovery(answers, up):.2f} s after the restart")
+    fault_report.add("recovery", f"first success {_recovery(outage.answers, outage.up):.2f} s after the restart")
 
 
 def test_a_stalled_database_answers_within_the_budget_then_serves_normally(stack, fault_app, fault_report):
     app = fault_app(MONGODB_TIMEOUT_MS=BUDGET_MS)
     clinics = two_clinics(app)
-    traffic = Traffic(signed_in_users(app, clinics)).start()
-    try:
-        wait_until(lambda: traffic.count(ok=True) >= 12, what="traffic before the stall")
-        stalled = time.monotonic()
-        stack.pause("mongo")  # SIGSTOP: connections stay open, nothing answers
-        wait_until(lambda: traffic.count(since=stalled, status=503) >= 6 and time.monotonic() - stalled > 2.5,
-                   what="503s during the stall")
-        stack.resume("mongo")
-        resumed = time.monotonic()
-        wait_until(lambda: traffic.every_user_ok_since(resumed, n=3), timeout=20, what="normal service")
-    finally:
-        traffic.stop()
-    answers = traffic.snapshot()
-    during = _outage_answers(answers, stalled, resumed)
-    _check_answers(answers)  # includes: no answer slower than BOUND
-    acked, found, lost, ambiguous = _saved(app, clinics, answers)
-    after = [a for a in answers if a.started >= resumed + _recovery(answers, resumed)]
+    outage = _outage(app, clinics, lambda: stack.pause("mongo"),  # SIGSTOP: connections stay open, nothing answers
+                     lambda: stack.resume("mongo"),
+                     ready=lambda traffic: traffic.count(ok=True) >= 12, failures=6, lasting=2.5)
+    _check_answers(outage.answers)  # includes: no answer slower than BOUND
+    acked, found, lost, ambiguous = _saved(app, clinics, outage.answers)
+    recovery = _recovery(outage.answers, outage.up)
+    after = [a for a in outage.answers if a.started >= outage.up + recovery]
 
     assert lost == 0
     assert all(a.ok for a in after), statuses(after)
-    fault_report.add("fault", f"SecantusDB paused (SIGSTOP) for {resumed - stalled:.1f} s under 4 signed-in users")
+    fault_report.add("fault", f"SecantusDB paused (SIGSTOP) for {outage.up - outage.down:.1f} s under 4 signed-in users")
     fault_report.add("user saw during the stall",
-                     f"{statuses(during)}; slowest answer {max(a.seconds for a in during):.2f} s "
+                     f"{statuses(outage.during)}; slowest answer {max(a.seconds for a in outage.during):.2f} s "
                      f"(bound {BOUND:.1f} s = budget {BUDGET_MS} ms + margin); no worker held longer; 0 x 500")
-    fault_report.add("after", f"normal service {_recovery(answers, resumed):.2f} s after SIGCONT; "
+    fault_report.add("after", f"normal service {recovery:.2f} s after SIGCONT; "
                               f"{statuses(after)} since")
     fault_report.add("writes", f"{acked} answered 'saved', lost {lost}; {ambiguous} answered 503 yet saved")

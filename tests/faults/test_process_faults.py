@@ -21,7 +21,7 @@ from clinic_app.clock import as_utc
 from clinic_app.models import OutboundMessage
 from clinic_app.services.notifications import UNKNOWN_OUTCOME
 from clinic_app.tenancy import tenant_context
-from tests.support import login
+from tests.support import signed_in_client
 
 from .conftest import QUEUE, clinic_with_welcome, mail_ids, set_clock_offset, wait_for_worker, wait_until
 
@@ -59,8 +59,7 @@ def test_redis_stopped_and_restarted_pages_served_mail_delayed_then_sent_once(st
     worker, cron = procs.worker(), procs.cron()
     wait_for_worker(stack.redis_url, worker)
     wait_until(lambda: len(mail_ids(stack)) == 1, what="the welcome email")
-    client = app.test_client()
-    login(client, clinic, "admin@redisout.test")
+    client = signed_in_client(app, clinic, "admin@redisout.test")
 
     stack.terminate("redis")  # no persistence: it comes back empty (every queued job and retry lost)
     down = time.monotonic()
