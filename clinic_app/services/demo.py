@@ -178,13 +178,8 @@ class _Story:
 
     def audit_events(self):
         """The events, oldest first, as services.audit.record writes them (no address: nobody was online)."""
-        out = []
-        for at, actor, action, target, changes in sorted(self.events, key=lambda e: e[0]):
-            event = AuditEvent(at=at, action=action, changes=changes, actor_id=actor.pk,
-                               actor=f"{actor.name} <{actor.email}>", target_type=type(target).__name__,
-                               target_id=target.pk, target=audit._describe(target))
-            out.append(event)
-        return out
+        return [audit.event(action, target, changes, actor, at=at)
+                for at, actor, action, target, changes in sorted(self.events, key=lambda e: e[0])]
 
     # -- patients ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from ..localtime import clinic_zone
 from ..models import AuditEvent, Counter, LabOrder, LabResult, LabTest, Patient, User
 from ..models.labs import OrderItem, Specimen
 from ..tenancy import current_tenant_id
+from . import audit
 from .labs import flags
 from .labs.catalogue import load_starter
 
@@ -92,8 +93,7 @@ class _Lab:
                          acknowledged_by=self.doctor.name if critical and acked else None)
 
     def _event(self, action, order, at, actor, changes):
-        self.events.append(AuditEvent(at=at, action=action, actor_id=actor.pk, actor=f"{actor.name} <{actor.email}>",
-                                      target_type="LabOrder", target_id=order.pk, changes=changes))
+        self.events.append(audit.event(action, order, changes, actor, at=at))
 
     def save(self):
         """Number the orders in time order from one counter bump, then three bulk inserts."""
