@@ -1,5 +1,8 @@
 """Helpers shared by the test suite: mail reading, job running, factories."""
 import mailbox
+import os
+import signal
+import time
 from contextlib import contextmanager
 from email import policy
 from email.parser import BytesParser
@@ -111,6 +114,19 @@ def signed_in_user(app, in_tenant, clinic, role, **kw):
     with in_tenant(clinic):
         user = make_user(role, **kw)
     return user, signed_in_client(app, clinic, user.email)
+
+
+def pause_process(pid, timeout=5):
+    """SIGSTOP `pid` and return once the kernel shows it stopped ("T" in /proc/<pid>/stat): the signal is
+    delivered asynchronously, and on a busy machine a query sent at once could still be answered."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().rpartition(")")[2].split()[0] in ("T", "t"):
+                return
+        time.sleep(0.005)
+    raise AssertionError(f"process {pid} did not stop within {timeout} s")
 
 
 def run_jobs(app):

@@ -23,7 +23,7 @@ from clinic_app.extensions import init_db
 from clinic_app.models import Counter, Patient
 from clinic_app.resilience import unavailable_service
 from tests.conftest import app_config
-from tests.support import TenantClient, api_auth, make_clinic, signed_in_client
+from tests.support import TenantClient, api_auth, make_clinic, pause_process, signed_in_client
 
 
 def exhaust_deadline():
@@ -144,7 +144,7 @@ def test_one_deadline_for_the_whole_request_not_one_per_query(services, clinic_a
             stalled_clinic = make_clinic("stalled")
         client = app.test_client()
         assert client.get("/_outage/five-queries", tenant=stalled_clinic).get_data(as_text=True) == "0"
-        own.procs["mongo"].send_signal(signal.SIGSTOP)
+        pause_process(own.procs["mongo"].pid)
         started = time.monotonic()
         response = client.get("/_outage/five-queries", tenant=stalled_clinic)
         took = time.monotonic() - started

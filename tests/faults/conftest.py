@@ -28,7 +28,8 @@ from clinic_app.config import load_config
 from clinic_app.dev import Services, wait_for_port
 from clinic_app.extensions import ensure_indexes, init_db
 from tests.conftest import app_config
-from tests.support import TenantClient, api_auth, in_tenant_of, make_clinic, read_mail, signed_in_client
+from tests.support import (TenantClient, api_auth, in_tenant_of, make_clinic, pause_process, read_mail,
+                           signed_in_client)
 
 from .report import KEY, FaultReport
 
@@ -60,7 +61,7 @@ class FaultStack(Services):
         return super()._start(name, cmd, port)
 
     def pause(self, name):
-        os.kill(self.procs[name].pid, signal.SIGSTOP)
+        pause_process(self.procs[name].pid)
 
     def resume(self, name):
         os.kill(self.procs[name].pid, signal.SIGCONT)
