@@ -2,10 +2,11 @@
 stock; strict bodies, permissions and other clinics' ids."""
 import pytest
 
-from clinic_app.models import Prescription, StockBatch
+from clinic_app.models import AuditEvent, Prescription, Role, StockBatch
+from clinic_app.services.api_tokens import create_token
 
 from . import pharmacy_factories as f
-from .support import api_auth, make_user
+from .support import api_auth, make_user, stored, unchanged
 
 
 @pytest.fixture
@@ -95,3 +96,82 @@ def test_other_clinics_ids_are_404_and_nothing_changes(client, clinic_a, clinic_
     with in_tenant(clinic_a):
         assert Prescription.objects.get(pk=rx.pk).lines[0].dispensed == 0 and Prescription.objects.count() == 1
         assert StockBatch.objects.get(lot="AMX-1").on_hand == 10
+
+
+def _draft(world, *rows):
+    return f.prescription(world["visit"], world["doctor"], *(rows or (f.row(world["amox"], quantity=5),)),
+                          overrides={0: "tolerated"}, issue=False)
+
+
+def _line(world, **kw):
+    return {"medicine_id": str(world["amox"].pk), "dose": 1, "dose_unit": "capsule", "route": "by mouth",
+            "frequency": "BD", "duration_days": 3, **kw}
+
+
+def test_a_draft_is_edited_then_issued_then_cancelled(client, clinic_a, in_tenant, world):
+    with in_tenant(clinic_a):
+        rx = _draft(world)
+    admin = api_auth(in_tenant, clinic_a, "Admin")  # acts as the Admin who created the token: may edit any draft
+    path = f"/api/v1/prescriptions/{rx.pk}"
+    warned = client.put(path, json={"lines": [_line(world)]}, headers=admin, tenant=clinic_a)
+    assert warned.status_code == 409 and "lines.1.allergy" in warned.json["error"]["fields"]
+    saved = client.put(path, json={"lines": [_line(world)], "allergy_overrides": {"1": "tolerated"}},
+                       headers=admin, tenant=clinic_a)
+    assert saved.status_code == 200, saved.json
+    assert saved.json["data"]["status"] == "draft" and saved.json["data"]["lines"][0]["quantity"] == 6
+    issued = client.post(f"{path}/issue", headers=admin, tenant=clinic_a)
+    assert issued.status_code == 200 and issued.json["data"]["status"] == "issued"
+    again = client.put(path, json={"lines": [_line(world)], "allergy_overrides": {"1": "tolerated"}},
+                       headers=admin, tenant=clinic_a)
+    assert again.status_code == 409 and again.json["success"] is False  # an issued prescription never changes
+    assert client.post(f"{path}/issue", headers=admin, tenant=clinic_a).status_code == 409
+    assert client.post(f"{path}/cancel", json={"reason": " "}, headers=admin, tenant=clinic_a).status_code == 400
+    cancelled = client.post(f"{path}/cancel", json={"reason": "Wrong patient"}, headers=admin, tenant=clinic_a)
+    assert cancelled.status_code == 200 and cancelled.json["data"]["status"] == "cancelled"
+    with in_tenant(clinic_a):
+        kept = Prescription.objects.get(pk=rx.pk)
+        assert kept.cancel_reason == "Wrong patient" and kept.lines[0].quantity == 6
+        assert AuditEvent.objects(action="prescription.update", target_id=rx.pk).count() == 1
+
+
+def test_only_the_prescriber_or_an_admin_edits_a_draft_and_a_nurse_never(client, clinic_a, in_tenant, world):
+    with in_tenant(clinic_a):
+        rx = _draft(world)
+        other = make_user("Doctor", email="other.doctor@example.test")
+        _, secret = create_token("other doctor", Role.objects.get(name="Doctor"), other)
+    path = f"/api/v1/prescriptions/{rx.pk}"
+    body = {"lines": [_line(world)], "allergy_overrides": {"1": "tolerated"}}
+    with unchanged(stored, in_tenant, clinic_a, Prescription):
+        r = client.put(path, json=body, headers={"Authorization": f"Bearer {secret}"}, tenant=clinic_a)
+        assert r.status_code == 403 and "prescriber" in r.json["error"]["message"]
+        nurse = api_auth(in_tenant, clinic_a, "Nurse")
+        for method, url, data in (("PUT", path, body), ("POST", f"{path}/issue", None),
+                                  ("POST", f"{path}/cancel", {"reason": "x"})):
+            assert client.open(url, method=method, json=data, headers=nurse, tenant=clinic_a).status_code == 403
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"lines": []}, "lines"),
+    ({"lines": [{"free_text": "x", "quantity": 1}], "visit_id": "0" * 24}, "visit_id"),
+    ({"lines": [{"free_text": {"$ne": ""}, "quantity": 1}]}, "lines"),
+    ({"lines": [{"free_text": "x", "quantity": 1}], "issue": "yes"}, "issue"),
+])
+def test_draft_bodies_are_strict(client, clinic_a, in_tenant, world, body, field):
+    with in_tenant(clinic_a):
+        rx = _draft(world)
+    admin = api_auth(in_tenant, clinic_a, "Admin")
+    with unchanged(stored, in_tenant, clinic_a, Prescription):
+        r = client.put(f"/api/v1/prescriptions/{rx.pk}", json=body, headers=admin, tenant=clinic_a)
+        assert r.status_code == 400 and any(k.startswith(field) for k in r.json["error"]["fields"]), r.json
+
+
+def test_another_clinics_draft_is_404_to_edit_issue_and_cancel(client, clinic_a, clinic_b, in_tenant, world):
+    with in_tenant(clinic_a):
+        rx = _draft(world)
+    auth = api_auth(in_tenant, clinic_b, "Admin")
+    path = f"/api/v1/prescriptions/{rx.pk}"
+    with unchanged(stored, in_tenant, clinic_a, Prescription):
+        for method, url, data in (("PUT", path, {"lines": [{"free_text": "x", "quantity": 1}]}),
+                                  ("POST", f"{path}/issue", None), ("POST", f"{path}/cancel", {"reason": "x"})):
+            r = client.open(url, method=method, json=data, headers=auth, tenant=clinic_b)
+            assert r.status_code == 404 and r.json["success"] is False, (method, url)

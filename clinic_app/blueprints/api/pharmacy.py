@@ -1,4 +1,5 @@
-"""Pharmacy API: medicines, prescriptions (list/get/create), dispense a line, stock batches."""
+"""Pharmacy API: medicines, prescriptions (list/get/create, edit a draft, issue, cancel), dispense a line,
+stock batches."""
 from flask import request
 from flask_login import current_user
 
@@ -7,10 +8,10 @@ from ...models.prefetch import prefetch
 from ...pagination import paginate
 from ...permissions import require_permission
 from ...services.pharmacy import catalogue, dispensing, prescribing, stock
-from ..common import get_or_404
+from ..common import get_or_404, refuse
 from .base import attempt, body, bp, fail, ok, page_meta, paging
-from .pharmacy_schemas import (DispenseIn, PrescriptionIn, batch_json, medicine_json, movement_json,
-                               prescription_json)
+from .pharmacy_schemas import (CancelIn, DispenseIn, DraftIn, PrescriptionIn, batch_json, medicine_json,
+                               movement_json, prescription_json)
 
 STOCK_FILTERS = ("all", "low", "expiring", "expired")
 
@@ -59,23 +60,62 @@ def prescriptions_get(prescription_id):
     return ok(prescription_json(get_or_404(Prescription, prescription_id)))
 
 
+def _prescribing(act, given):
+    """`act(rows, overrides)`'s prescription, or the refusal as the envelope: allergy matches and duplicate
+    therapy 409 per line (`lines.N.allergy` / `lines.N.duplicate`), a line's problem beside `lines.N`."""
+    try:
+        return act([ln.model_dump() for ln in given.lines],
+                   {int(k) - 1: v for k, v in given.allergy_overrides.items()})
+    except prescribing.NeedsOverride as exc:
+        fields = {f"lines.{i + 1}.allergy": " ".join(r) for i, r in exc.allergy.items()}
+        fields.update({f"lines.{i + 1}.duplicate": " ".join(r) for i, r in exc.duplicates.items()})
+        refuse(409, str(exc), fields)
+    except prescribing.PrescriptionError as exc:
+        refuse(exc.status, str(exc), {f"lines.{i + 1}": m for i, m in exc.errors.items()} or None)
+
+
 @bp.post("/prescriptions")
 @require_permission("prescriptions", "create")
 def prescriptions_create():
     """Write a prescription for a visit; allergy matches need allergy_overrides, duplicates confirm_duplicates."""
     given = body(PrescriptionIn)
     visit = get_or_404(Visit, given.visit_id)
-    try:
-        rx = prescribing.create(visit, [ln.model_dump() for ln in given.lines], _prescriber(),
-                                issue=given.issue, overrides={int(k) - 1: v for k, v in given.allergy_overrides.items()},
-                                confirm_duplicates=given.confirm_duplicates, amendment_reason=given.amendment_reason)
-    except prescribing.NeedsOverride as exc:
-        fields = {f"lines.{i + 1}.allergy": " ".join(r) for i, r in exc.allergy.items()}
-        fields.update({f"lines.{i + 1}.duplicate": " ".join(r) for i, r in exc.duplicates.items()})
-        return fail(409, str(exc), fields)
-    except prescribing.PrescriptionError as exc:
-        return fail(exc.status, str(exc), {f"lines.{i + 1}": m for i, m in exc.errors.items()} or None)
+    rx = _prescribing(lambda rows, overrides: prescribing.create(
+        visit, rows, _prescriber(), issue=given.issue, overrides=overrides,
+        confirm_duplicates=given.confirm_duplicates, amendment_reason=given.amendment_reason), given)
     return ok(prescription_json(rx), 201)
+
+
+@bp.put("/prescriptions/<prescription_id>")
+@require_permission("prescriptions", "update")
+def prescriptions_update(prescription_id):
+    """Replace a draft's lines (its prescriber or an Admin), with the same checks; {"issue": true} issues it too."""
+    rx = get_or_404(Prescription, prescription_id)
+    given = body(DraftIn)
+    user = _prescriber()
+    if rx.status == "draft" and not prescribing.may_edit(rx, user):
+        return fail(403, "Only the prescriber or an Admin can edit this draft.")
+    rx = _prescribing(lambda rows, overrides: prescribing.update_draft(
+        rx, rows, user, issue=given.issue, overrides=overrides, confirm_duplicates=given.confirm_duplicates,
+        amendment_reason=given.amendment_reason), given)
+    return ok(prescription_json(rx))
+
+
+@bp.post("/prescriptions/<prescription_id>/issue")
+@require_permission("prescriptions", "update")
+def prescriptions_issue(prescription_id):
+    """Issue a draft (it can then be dispensed); 409 when it has moved on or a new allergy needs review."""
+    rx = get_or_404(Prescription, prescription_id)
+    return ok(prescription_json(attempt(lambda: prescribing.issue(rx))))
+
+
+@bp.post("/prescriptions/<prescription_id>/cancel")
+@require_permission("prescriptions", "update")
+def prescriptions_cancel(prescription_id):
+    """Cancel with {reason}; what was dispensed stays dispensed. 409 once fully dispensed or cancelled."""
+    rx = get_or_404(Prescription, prescription_id)
+    given = body(CancelIn)
+    return ok(prescription_json(attempt(lambda: prescribing.cancel(rx, given.reason))))
 
 
 @bp.post("/prescriptions/<prescription_id>/dispense")

@@ -24,14 +24,23 @@ class LineIn(Strict):
     instructions: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
 
 
-class PrescriptionIn(Strict):
-    visit_id: ObjectIdStr
+class DraftIn(Strict):
+    """A draft's new lines (PUT replaces them all), checked as when it was written; `issue` issues it too."""
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=10)]
-    issue: bool = True
+    issue: bool = False
     # Line number (1-based, as a string key) -> reason to prescribe despite an allergy match.
     allergy_overrides: dict[Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]?$")], Reason] = {}
     confirm_duplicates: bool = False
     amendment_reason: Reason | None = None
+
+
+class PrescriptionIn(DraftIn):
+    visit_id: ObjectIdStr
+    issue: bool = True
+
+
+class CancelIn(Strict):
+    reason: Reason
 
 
 class DispenseIn(Strict):
