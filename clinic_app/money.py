@@ -59,6 +59,12 @@ def read_money(text, currency):
     return to_minor(text, currency)
 
 
+def rescale(minor, old, new):
+    """`minor` units of currency `old` as the same amount typed in `new` (50.00 USD -> 50 JPY, rounded half up
+    when `new` has fewer decimals): what a price becomes when a clinic corrects its currency."""
+    return round_half_up(Decimal(int(minor)).scaleb(decimals(new) - decimals(old)))
+
+
 def round_half_up(value):
     """Nearest integer, halves away from zero (the billing rounding rule)."""
     return int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -4,6 +4,7 @@ import re
 import pytest
 
 from clinic_app.models import AuditEvent, Settings, Tenant
+from clinic_app.services import clinic_settings
 from tests.support import unchanged
 
 HX = {"HX-Request": "true"}
@@ -156,3 +157,36 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, clinic_a, in_tenant, me
         assert page.status_code == 302 and page.headers["Location"].startswith("/login?next=")
         fragment = client.open("/settings", method=method, data=GOOD, headers=HX, tenant=clinic_a)
         assert fragment.status_code == 401 and fragment.headers["HX-Redirect"].startswith("/login?next=")
+
+
+def test_a_corrected_currency_keeps_the_prices_as_typed(client, clinic_a, login_as, in_tenant):
+    """A clinic that picked the wrong currency at sign-up fixes it before charging anyone: 50.00 USD stays 50."""
+    from tests import billing_factories as bf, pharmacy_factories as pf
+
+    with in_tenant(clinic_a):
+        item = bf.price_item(price=5025)
+        medicine = pf.medicine(price=250)
+        priced = sum(m.objects(**{f"{field}__gt": 0}).count() for m, field in clinic_settings.PRICED)
+    login_as(clinic_a)
+    assert client.post("/settings", data={**GOOD, "currency": "JPY"}, tenant=clinic_a).status_code == 303
+    with in_tenant(clinic_a):
+        assert type(item).objects.get(pk=item.pk).price == 50  # 50.25 USD -> 50 JPY
+        assert type(medicine).objects.get(pk=medicine.pk).sale_price == 3  # 2.50 -> 3, half up
+        [event] = AuditEvent.objects(action="settings.update")
+        assert event.changes["currency"] == {"from": "USD", "to": "JPY"} and event.changes["prices_rescaled"] == priced
+    assert client.post("/settings", data={**GOOD, "currency": "KWD"}, tenant=clinic_a).status_code == 303
+    with in_tenant(clinic_a):
+        assert type(item).objects.get(pk=item.pk).price == 50000  # 50 JPY -> 50.000 KWD
+
+
+def test_the_currency_stays_once_a_patient_has_been_charged(client, clinic_a, login_as, in_tenant):
+    from tests import billing_factories as bf
+
+    with in_tenant(clinic_a):
+        bf.issued()
+    login_as(clinic_a)
+    with unchanged(snapshot, in_tenant, clinic_a):
+        response = client.post("/settings", data={**GOOD, "currency": "JPY"}, tenant=clinic_a)
+        assert response.status_code == 422
+        assert "The currency stays USD once patients have been charged" in response.get_data(as_text=True)
+    assert client.post("/settings", data={**GOOD, "currency": "USD"}, tenant=clinic_a).status_code == 303

@@ -4,7 +4,9 @@ from flask import Blueprint, flash, url_for
 from ...models import Settings
 from ...permissions import require_permission
 from ...services import clinic_settings
-from ...web import htmx_redirect, render
+from ...services.errors import FieldRefused
+from ...web import htmx_redirect, render, render_form
+from ..common import beside_field
 from .forms import SettingsForm
 
 bp = Blueprint("settings", __name__)
@@ -23,7 +25,11 @@ def update():
     """Save the clinic's settings."""
     form = SettingsForm()
     if form.validate_on_submit():
-        changes = clinic_settings.update_settings(form.values())
-        flash("Settings saved." if changes else "Nothing changed.", "success")
-        return htmx_redirect(url_for("settings.edit"))
-    return render("settings/edit.html", block="form", status=422, form=form)
+        try:
+            changes = clinic_settings.update_settings(form.values())
+        except FieldRefused as exc:
+            beside_field(form, exc)
+        else:
+            flash("Settings saved." if changes else "Nothing changed.", "success")
+            return htmx_redirect(url_for("settings.edit"))
+    return render_form("settings/edit.html", form)
