@@ -101,3 +101,16 @@ def test_reports_see_only_their_own_clinic(client, clinic_a, clinic_b, login_as,
     assert "$999.99" not in page
     text = client.get("/reports/by_service.csv?from=2026-03-02&to=2026-03-02", tenant=clinic_a).get_data(as_text=True)
     assert "B only" not in text
+
+
+def test_a_one_day_report_links_the_day_before_and_after_but_not_past_today(client, clinic_a, login_as,
+                                                                           frozen_clock):
+    login_as(clinic_a, "Accountant")
+    today = client.get("/reports/day_end", tenant=clinic_a).get_data(as_text=True)  # today: 2026-03-02
+    assert 'href="/reports/day_end?from=2026-03-01&amp;to=2026-03-01"' in today and 'rel="next"' not in today
+    before = client.get("/reports/day_end?from=2026-02-27&to=2026-02-27", tenant=clinic_a).get_data(as_text=True)
+    assert 'rel="prev"' in before and 'href="/reports/day_end?from=2026-02-28&amp;to=2026-02-28"' in before
+    as_of = client.get("/reports/outstanding?to=2026-03-01", tenant=clinic_a).get_data(as_text=True)
+    assert 'href="/reports/outstanding?to=2026-02-28"' in as_of and 'href="/reports/outstanding?to=2026-03-02"' in as_of
+    ranged = client.get("/reports/revenue?from=2026-03-01&to=2026-03-02", tenant=clinic_a).get_data(as_text=True)
+    assert 'id="report-days"' not in ranged

@@ -73,7 +73,22 @@ def show(name):
     report = reports.run(name, start, end, page=page_number(), **options)
     query = {"from": start.isoformat(), "to": end.isoformat(), **{k: options[k] for k in accepts if k in options}}
     return render("reports/show.html", block="report", report=report, values=query,
-                  csv_url=url_for("reports.download", name=name, **query), **context)
+                  csv_url=url_for("reports.download", name=name, **query), days=_day_links(name, start, end),
+                  **context)
+
+
+def _day_links(name, start, end):
+    """[(day, url)] of the day before and the day after (none past today) of a one-day report (day-end,
+    as of): an accountant reconciles yesterday in the morning. None for a range or a stock report."""
+    dates = reports.dates(name)
+    if start != end or dates == "now":
+        return None
+
+    def link(day):
+        query = {"to": day.isoformat()} if dates == "as_of" else {"from": day.isoformat(), "to": day.isoformat()}
+        return day, url_for("reports.show", name=name, **query)
+
+    return [link(start - timedelta(days=1))] + ([link(start + timedelta(days=1))] if start < today() else [])
 
 
 @bp.get("/<name>.csv")
