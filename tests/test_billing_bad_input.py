@@ -240,3 +240,18 @@ def test_api_bad_payment_bodies_are_400(client, clinic_a, in_tenant, bills, body
     with unchanged(_state, in_tenant, clinic_a):
         response = client.post(f"/api/v1/invoices/{issued.pk}/payments", json=body, headers=auth, tenant=clinic_a)
         assert response.status_code == 400 and response.json["error"]["fields"]
+
+
+def test_a_price_item_edit_posted_without_the_price_keeps_it_and_is_never_a_500(client, clinic_a, login_as,
+                                                                                  in_tenant):
+    """obj= gives the field the stored minor units (an int): not posted means as it is (a 500 before)."""
+    login_as(clinic_a, "Accountant")
+    with in_tenant(clinic_a):
+        item = f.price_item(price=5000)
+    assert client.post(f"/invoices/price-list/{item.pk}/edit", data={"name": ""}, tenant=clinic_a).status_code == 422
+    saved = client.post(f"/invoices/price-list/{item.pk}/edit", tenant=clinic_a,
+                        data={"code": "CONS", "name": "Consultation (long)", "kind": "consultation", "tax_rate": "0"})
+    assert saved.status_code == 303
+    with in_tenant(clinic_a):
+        item.reload()
+        assert (item.name, item.price) == ("Consultation (long)", 5000)

@@ -128,3 +128,15 @@ def test_a_label_does_not_repeat_the_form_its_name_already_says(clinic_a, in_ten
         assert f.medicine("Diclofenac gel", "diclofenac", "cream", "1 %").label == "Diclofenac gel 1 %"
         assert f.medicine("Oral rehydration salts", "ors", "other", None).label == "Oral rehydration salts"
         assert f.medicine("Amoxicillin", "amoxicillin", "capsule", "250 mg").label == "Amoxicillin 250 mg capsule"
+
+
+def test_an_edit_posted_without_the_price_keeps_the_price_and_is_never_a_500(client, clinic_a, in_tenant, world):
+    """obj= gives the field the stored minor units (an int): not posted means as it is (a 500 before)."""
+    login(client, clinic_a, "boss@a.test")
+    amox = world["amox"]
+    empty = client.post(f"/inventory/medicines/{amox.pk}/edit", data={"name": ""}, tenant=clinic_a)
+    assert empty.status_code == 422
+    data = {k: v for k, v in MEDICINE.items() if k != "sale_price"}
+    assert client.post(f"/inventory/medicines/{amox.pk}/edit", data=data, tenant=clinic_a).status_code == 303
+    with in_tenant(clinic_a):
+        assert Medicine.objects.get(pk=amox.pk).sale_price == amox.sale_price

@@ -10,10 +10,10 @@ from ...permissions import require_permission
 from ...services.labs import catalogue, orders, results
 from ..common import find, get_or_404, refuse
 from .base import attempt, body, bp, fail, ok, page_meta, paging
+from .labs_schemas import LabOrderIn, ResultsIn, lab_order_json, lab_result_json, lab_test_json
 
 # The lab API answers 400 for what the others answer 422 (409 stays 409).
 STATUSES = {422: 400, 403: 400}
-from .labs_schemas import LabOrderIn, ResultsIn, lab_order_json, lab_result_json, lab_test_json
 
 
 @bp.get("/lab-tests")

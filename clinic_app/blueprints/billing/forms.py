@@ -180,8 +180,11 @@ class PriceItemForm(AppForm):
     def for_item(cls, item, settings):
         """The edit form: what was posted, else the item's values with its price as typed ("12.50")."""
         form = cls(obj=item)
-        if not form.is_submitted():
+        # Not posted (a GET, or a POST without the field) means as it is: obj= gave the price field the stored
+        # integer minor units, which read_money cannot read (a 500 before).
+        if not form.price.raw_data:
             form.price.data = major_str(item.price, settings.currency)
+        if not form.is_submitted():
             form.tax_rate.data = str(item.tax_rate or 0)
         return form.setup(settings)
 

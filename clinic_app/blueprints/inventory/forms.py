@@ -47,7 +47,9 @@ class MedicineForm(AppForm):
         """The edit form: what was posted, else the medicine's values with its price as typed ("12.50")."""
         form = cls(obj=medicine)
         form.sale_price.currency = currency
-        if not form.is_submitted():
+        # Not posted (a GET, or a POST without the field) means as it is: obj= gave the field the stored
+        # integer minor units, which read_money cannot read (a 500 before).
+        if not form.sale_price.raw_data:
             form.sale_price.data = major_str(medicine.sale_price or 0, currency)
         return form
 

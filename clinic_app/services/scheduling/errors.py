@@ -3,10 +3,10 @@ from .. import errors as refusals
 
 
 class Refused(refusals.Refused):
-    """Booking or rescheduling broke a rule; `errors` maps form field -> message."""
+    """Booking or rescheduling broke a rule; `errors` (and the shared `fields`) map form field -> message."""
 
     def __init__(self, errors):
-        super().__init__("; ".join(errors.values()))
+        super().__init__("; ".join(errors.values()), errors)
         self.errors = errors
 
 
