@@ -29,6 +29,12 @@ class AppForm(FlaskForm):
                 raise UnsupportedMediaType(SEND_A_FORM)
             return super().wrap_formdata(form, formdata)
 
+    def focus(self, default):
+        """The field that gets `autofocus`: the first one with an error (form order), else `default`. A form
+        htmx swaps back in with an error must not send the cursor to its first field: htmx focuses the
+        autofocus field after the swap, and what the person types next would land there."""
+        return next((f.name for f in self if f.errors), default)
+
 
 def strip_text(value):
     """Field filter: surrounding white space off a typed string (other values as they are)."""

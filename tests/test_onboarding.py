@@ -295,6 +295,20 @@ def test_a_weak_password_is_refused_with_the_reason_beside_it(client, app, passw
     assert no_clinic_created(app)
 
 
+def test_the_cursor_goes_to_the_first_field_with_an_error_when_the_form_comes_back(client):
+    """htmx focuses the autofocus field after the swap: on the field at fault, not on the first field."""
+    def autofocused(response):
+        return re.findall(r'<input[^>]*\bautofocus\b[^>]*\bname="(\w+)"|<input[^>]*\bname="(\w+)"[^>]*\bautofocus\b',
+                          response.get_data(as_text=True))
+
+    assert [a or b for a, b in autofocused(client.get("/tenant-onboard"))] == ["name"]
+    assert [a or b for a, b in autofocused(fill_clinic(client, subdomain="admin"))] == ["subdomain"]
+    fill_clinic(client)
+    assert [a or b for a, b in autofocused(client.get("/tenant-onboard/admin"))] == ["admin_name"]
+    refused = fill_admin(client, password="password1234", confirm="password1234")
+    assert refused.status_code == 422 and [a or b for a, b in autofocused(refused)] == ["password"]
+
+
 @pytest.mark.parametrize("password", [PASSPHRASE_64, PASSPHRASE_128], ids=["64-chars", "128-chars"])
 def test_a_long_passphrase_is_accepted(client, password):
     assert (len(PASSPHRASE_64), len(PASSPHRASE_128)) == (64, 128)
