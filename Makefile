@@ -43,7 +43,7 @@ e2e: $(STAMP)
 	$(BIN)/python -m pytest e2e
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) var/ e2e/artifacts .pytest_cache
