@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import timedelta
 from itertools import islice
 
+from ... import clock
 from ...models import CreditNote, Invoice, PatientCredit, Payment
 from ...models.invoicing import OPEN_STATUSES
 from ...pagination import Page
@@ -127,7 +128,7 @@ def run(start, end, page=None, stream=False, **options):
     when `stream`)."""
     _, settings = clinic_range(start, end)
     r = Range(end, end, settings.timezone)
-    moved = _moved(r.until)
+    moved = _moved(r.until) if r.until <= clock.now() else {}  # as of today: nothing has happened since
     totals = _totals(r, end, moved)
     paged = None
     if page is not None:
