@@ -1,9 +1,12 @@
 """The clinic's settings; the clinic name is the tenant's name too (header, emails)."""
+from pymongo import UpdateOne
+
 from ..hosts import resolver
 from ..models import Dispense, Invoice, LabOrder, LabTest, Medicine, Payment, PriceItem, Settings, StockBatch, Tenant
 from ..money import decimals, rescale
-from ..tenancy import current_tenant
+from ..tenancy import current_tenant, current_tenant_id
 from . import audit
+from .billing.numbering import transaction
 from .errors import FieldRefused
 from .staff import _change
 
@@ -26,15 +29,17 @@ def update_settings(values):
     """
     settings = Settings.current()
     old_currency = settings.currency
-    if values.get("currency", old_currency) != old_currency and any(m.objects.first() for m in CHARGED):
-        raise FieldRefused(f"The currency stays {old_currency} once patients have been charged: invoices, "
-                           "payments, dispenses and lab orders are recorded in it.", field="currency")
+    if values.get("currency", old_currency) != old_currency and _charged():
+        raise _stays(old_currency)
     changes = audit.apply_values(settings, values, SETTINGS_FIELDS, recorded=_change)
     if not changes:
         return changes
+    if "currency" in changes:
+        # The currency and every price it scales change in one transaction, or neither does.
+        rescaled = transaction(lambda session: _switch_currency(session, settings.pk, old_currency, settings.currency))
+        if rescaled:
+            changes["prices_rescaled"] = rescaled
     settings.save()
-    if "currency" in changes and decimals(old_currency) != decimals(settings.currency):
-        changes["prices_rescaled"] = _rescale_prices(old_currency, settings.currency)
     if "clinic_name" in changes:
         tenant = current_tenant()
         Tenant.objects(pk=tenant.pk).update(set__name=settings.clinic_name)
@@ -44,11 +49,34 @@ def update_settings(values):
     return changes
 
 
-def _rescale_prices(old, new):
-    """Keep every price and cost as typed in the corrected currency (50.00 USD -> 50 JPY); returns how many."""
+def _charged(session=None):
+    return any(m._get_collection().find_one({"tenantId": current_tenant_id()}, {"_id": 1}, session=session)
+               for m in CHARGED)
+
+
+def _stays(currency):
+    return FieldRefused(f"The currency stays {currency} once patients have been charged: invoices, payments, "
+                        "dispenses and lab orders are recorded in it.", field="currency")
+
+
+def _switch_currency(session, settings_id, old, new):
+    """In `session`'s transaction: the settings' currency becomes `new` and every price and cost keeps its
+    amount as typed (50.00 USD -> 50 JPY); returns how many were rescaled. Refused if a patient was charged
+    meanwhile (checked again inside the transaction)."""
+    if _charged(session):
+        raise _stays(old)
+    tenant_id = current_tenant_id()
+    Settings._get_collection().update_one({"_id": settings_id, "tenantId": tenant_id}, {"$set": {"currency": new}},
+                                          session=session)
+    if decimals(old) == decimals(new):
+        return 0
     count = 0
     for model, field in PRICED:
-        for doc in model.objects(**{f"{field}__gt": 0}).only(field):
-            model.objects(pk=doc.pk).update_one(**{f"set__{field}": rescale(getattr(doc, field), old, new)})
-            count += 1
+        name = model._fields[field].db_field
+        coll = model._get_collection()
+        writes = [UpdateOne({"_id": doc["_id"], "tenantId": tenant_id}, {"$set": {name: rescale(doc[name], old, new)}})
+                  for doc in coll.find({name: {"$gt": 0}, "tenantId": tenant_id}, {name: 1}, session=session)]
+        if writes:
+            coll.bulk_write(writes, ordered=False, session=session)
+            count += len(writes)
     return count
