@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from werkzeug.exceptions import UnsupportedMediaType
 from wtforms import StringField
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
 from .money import MoneyError, format_money, read_money
 
@@ -34,6 +34,13 @@ class AppForm(FlaskForm):
         htmx swaps back in with an error must not send the cursor to its first field: htmx focuses the
         autofocus field after the swap, and what the person types next would land there."""
         return next((f.name for f in self if f.errors), default)
+
+
+def stop_if_unparsed(form, field):
+    """Validator: stop at the field's parse error ("Enter a whole number."); a range message after it would
+    only confuse."""
+    if field.process_errors:
+        raise StopValidation()
 
 
 def strip_text(value):

@@ -83,8 +83,11 @@ def ensure(system=SYSTEM_CHROMIUM, default=None, install_cmd=PLAYWRIGHT_INSTALL,
     def say(line):
         print(line, file=out, flush=True)
 
+    if default is None:  # asked once: each ask starts Playwright's driver, and the path is fixed either way
+        default = playwright_default()
+
     def found():
-        return chromium_executable(default if default is not None else playwright_default(), system)
+        return chromium_executable(default, system)
 
     override = os.environ.get("E2E_CHROMIUM")
     if override and not found():

@@ -13,8 +13,9 @@ class Counter(TenantDocument):
     value = IntField(default=0)
 
     @classmethod
-    def next(cls, name):
-        """Atomically increment and return the clinic's counter `name` (starts at 1).
+    def next(cls, name, by=1):
+        """Atomically increment the clinic's counter `name` by `by` and return its new value (starts at 1):
+        `by` numbers, the last of them returned, are taken at once (the demo seeds number in bulk).
 
         A retried write (pymongo retries once when the connection drops, e.g.
         the database restarting) can come back from SecantusDB as "applied"
@@ -22,7 +23,7 @@ class Counter(TenantDocument):
         next one (a gap, never a repeat).
         """
         for _ in range(3):
-            doc = cls.objects(name=name).modify(upsert=True, new=True, inc__value=1)
+            doc = cls.objects(name=name).modify(upsert=True, new=True, inc__value=by)
             if doc is not None:
                 return doc.value
         raise RuntimeError(f"counter {name!r}: the database applied the increment but did not return it")

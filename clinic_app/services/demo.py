@@ -21,6 +21,7 @@ from .. import clock
 from ..localtime import clinic_zone, combine_local
 from ..models import Appointment, AuditEvent, Counter, Patient, Role, Tenant, User, Visit
 from ..models.clinical import Amendment, Vitals
+from ..models.patients import as_allergy
 from ..tenancy import tenant_context
 from . import audit, demo_billing, demo_labs, demo_pharmacy
 from .demo_vocab import (ALERTS, ALLERGIES, CANCEL_REASONS, CITIES, EMAIL_DOMAINS, NAMES, NOTES, PHONE_FORMATS,
@@ -127,17 +128,12 @@ def seed_core(tenant, rng, now):
 
 def reserve_record_numbers(count):
     """The first of `count` consecutive patient record numbers, taken from the clinic's counter at once."""
-    last = Counter.objects(name="patient").modify(upsert=True, new=True, inc__value=count).value
+    last = Counter.next("patient", by=count)
     return last - count + 1
 
 
 def allergy(substance, reaction=None, severity=None):
-    """One entry of Patient.allergies in the model's current form: structured entries where
-    models.patients has them (as_allergy), else the plain name. The one place to change."""
-    try:
-        from ..models.patients import as_allergy
-    except ImportError:
-        return substance
+    """One structured entry of Patient.allergies (models.patients.as_allergy)."""
     return as_allergy({"substance": substance, "reaction": reaction, "severity": severity})
 
 
@@ -219,8 +215,8 @@ class _Story:
         first_number = reserve_record_numbers(len(out))
         for i, patient in enumerate(out):
             patient.record_number = f"P{first_number + i:06d}"  # services.patients.create_patient's format
-            fields = sorted(f for f in ("date_of_birth", "sex", "phone", "email", "address", "allergies", "alerts",
-                                        "notes") if getattr(patient, f)) + ["first_name", "last_name"]
+            fields = [f for f in ("date_of_birth", "sex", "phone", "email", "address", "allergies", "alerts",
+                                  "notes") if getattr(patient, f)] + ["first_name", "last_name"]
             self.log(patient.created_at, rng.choice((self.desk, self.desk, self.admin)), "patient.create", patient,
                      {"fields": sorted(fields)})
         self._history(out)

@@ -37,7 +37,7 @@ def _numbers(kind, settings, dated):
     prefix = getattr(settings, numbering.SERIES[kind])
     for year, docs in sorted(by_year.items()):
         name = numbering.series_name(kind, year, settings.invoice_yearly_reset)
-        last = Counter.objects(name=name).modify(upsert=True, new=True, inc__value=len(docs)).value
+        last = Counter.next(name, by=len(docs))
         for i, doc in enumerate(docs):
             doc.number = numbering.format_number(prefix, year, last - len(docs) + i + 1)
 

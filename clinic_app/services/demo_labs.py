@@ -98,7 +98,7 @@ class _Lab:
     def save(self):
         """Number the orders in time order from one counter bump, then three bulk inserts."""
         self.orders.sort(key=lambda o: o.ordered_at)
-        last = Counter.objects(name="lab_order").modify(upsert=True, new=True, inc__value=len(self.orders)).value
+        last = Counter.next("lab_order", by=len(self.orders))
         first = last - len(self.orders) + 1
         for n, order in enumerate(self.orders, start=first):
             order.number = f"L{n:06d}"

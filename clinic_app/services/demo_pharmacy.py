@@ -82,8 +82,9 @@ def seed(tenant, rng, now):
             batches.append(b)
             movements.append(StockMovement(batch=b, medicine=m, kind="receive", quantity=qty, at=received,
                                            by_id=getattr(rep, "pk", None), by=getattr(rep, "name", None)))
-    StockBatch.objects.insert(batches, load_bulk=False)
     _prescriptions(rng, now, today, medicines, batches, movements)
+    # Inserted after the dispensing above took from them: on hand = received - dispensed, in one write.
+    StockBatch.objects.insert(batches, load_bulk=False)
     StockMovement.objects.insert(movements, load_bulk=False)
     stock.forget_counts()
     # The printed prescription's header: a demo clinic with an address and a phone, unless it has its own.
@@ -92,7 +93,8 @@ def seed(tenant, rng, now):
 
 
 def _prescriptions(rng, now, today, medicines, batches, movements):
-    """Prescriptions for recent visits; about half dispensed FEFO from the batches above (movements appended)."""
+    """Prescriptions for recent visits; about half dispensed FEFO from the (not yet inserted) batches above,
+    which are left holding what remains (movements appended)."""
     visits = list(Visit.objects(status="signed").order_by("-started_at").limit(12))
     nurse = User.objects(email="nurse@demo.clinic").first()
     if not visits or nurse is None:
@@ -138,12 +140,5 @@ def _prescriptions(rng, now, today, medicines, batches, movements):
                                       by_id=nurse.pk, by=nurse.name, at=at + timedelta(minutes=30)))
         prescriptions.append(rx)
     Prescription.objects.insert(prescriptions, load_bulk=False)
-    # The batches were inserted with their received quantity; take off what was dispensed above.
-    taken_by_batch = {}
-    for d in dispenses:
-        for db in d.batches:
-            taken_by_batch[db.batch_id] = taken_by_batch.get(db.batch_id, 0) + db.quantity
-    for batch_id, n in taken_by_batch.items():
-        StockBatch.objects(pk=batch_id).update_one(__raw__={"$inc": {"onHand": -n}})
     if dispenses:
         Dispense.objects.insert(dispenses, load_bulk=False)

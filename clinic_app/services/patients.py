@@ -8,8 +8,7 @@ from .. import clock
 from ..localtime import parse_local_date
 from ..models import (Appointment, Counter, Dispense, Invoice, LabOrder, LabResult, Patient, Payment, Prescription,
                       Visit)
-from ..models.patients import as_allergy
-from ..models.patients import digits
+from ..models.patients import as_allergy, digits
 from ..models.prefetch import prefetch
 from . import audit
 

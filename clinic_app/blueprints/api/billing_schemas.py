@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from ...models.invoicing import PAYMENT_METHODS
 from ...services.visits import ref_id
-from .schemas import ObjectIdStr, Strict
+from .schemas import ObjectIdStr, Strict, iso_or_none
 
 Minor = Annotated[int, Field(ge=0, le=10**13)]
 Positive = Annotated[int, Field(ge=1, le=10**13)]
@@ -67,9 +67,6 @@ class CreditNoteIn(Strict):
     lines: Annotated[list[CreditNoteLineIn], Field(min_length=1, max_length=100)] | None = None  # null: everything
 
 
-def _iso(value):
-    return value.isoformat() if value else None
-
 
 def _id(doc, field):
     value = ref_id(doc, field)
@@ -90,8 +87,8 @@ def invoice_json(inv, with_lines=True):
            "practitioner_id": str(inv.practitioner_id) if inv.practitioner_id else None,
            "currency": inv.currency, "subtotal": inv.subtotal, "discount_total": inv.discount_total,
            "tax_total": inv.tax_total, "total": inv.total, "paid": inv.paid, "credit_applied": inv.credit_applied,
-           "credited": inv.credited, "balance": inv.balance, "created_at": _iso(inv.created_at),
-           "issued_at": _iso(inv.issued_at), "voided_at": _iso(inv.voided_at), "void_reason": inv.void_reason}
+           "credited": inv.credited, "balance": inv.balance, "created_at": iso_or_none(inv.created_at),
+           "issued_at": iso_or_none(inv.issued_at), "voided_at": iso_or_none(inv.voided_at), "void_reason": inv.void_reason}
     if with_lines:
         out["lines"] = [line_json(i, ln) for i, ln in enumerate(inv.lines)]
         out["taxes"] = [{"rate": t.rate, "name": t.name, "base": t.base, "tax": t.tax} for t in inv.taxes]
@@ -102,12 +99,12 @@ def payment_json(p):
     return {"id": str(p.pk), "invoice_id": _id(p, "invoice"), "amount": p.amount, "applied": p.applied,
             "to_credit": p.to_credit, "method": p.method, "reference": p.reference, "reason": p.reason,
             "refund_of": str(p.refund_of) if p.refund_of else None, "currency": p.currency,
-            "received_at": _iso(p.received_at), "received_by": p.received_by, "status": p.status}
+            "received_at": iso_or_none(p.received_at), "received_by": p.received_by, "status": p.status}
 
 
 def credit_note_json(n):
     return {"id": str(n.pk), "number": n.number, "invoice_id": _id(n, "invoice"), "invoice_number": n.invoice_number,
             "currency": n.currency, "subtotal": n.subtotal, "tax_total": n.tax_total, "total": n.total,
-            "reason": n.reason, "issued_at": _iso(n.issued_at),
+            "reason": n.reason, "issued_at": iso_or_none(n.issued_at),
             "lines": [{"line": x.line + 1, "description": x.description, "quantity": x.quantity, "net": x.net,
                        "tax": x.tax} for x in n.lines]}

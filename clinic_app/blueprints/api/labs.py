@@ -115,6 +115,6 @@ def lab_results_create(order_id):
         values[r.test_id] = r.value
     if problems:
         return fail(400, "Some results do not fit this order; nothing was saved.", problems)
+    # enter() reloads `order` itself once its summary and status are updated.
     new = attempt(lambda: results.enter(order, values, current_user._get_current_object()), STATUSES)
-    order.reload()
     return ok({"order": lab_order_json(order), "results": [lab_result_json(r) for r in new]}, 201)

@@ -3,9 +3,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from ...models.labs import PRIORITIES
+from ...models.labs import PRIORITIES, ReferenceRange
 from ...services.visits import ref_id
-from .schemas import ObjectIdStr, Strict
+from .schemas import ObjectIdStr, Strict, iso_or_none
 
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
 # A numeric result may come as a JSON number or a string ("5.1"); choice/text results as strings.
@@ -41,15 +41,11 @@ class ResultsIn(Strict):
     results: Annotated[list[ResultIn], Field(min_length=1, max_length=60)]
 
 
-def _iso(dt):
-    return dt.isoformat() if dt else None
-
 
 def _range_json(r):
     if r is None:
         return None
-    return {f: getattr(r, f) for f in ("sex", "age_min", "age_max", "age_unit", "low", "high", "critical_low",
-                                       "critical_high")}
+    return {f: getattr(r, f) for f in ReferenceRange.FIELDS}
 
 
 def lab_test_json(t):
@@ -62,9 +58,9 @@ def lab_test_json(t):
 def lab_result_json(r):
     return {"id": str(r.pk), "test_id": str(r.test_id), "code": r.code, "name": r.name,
             "result_type": r.result_type, "value": r.value, "unit": r.unit, "flag": r.flag,
-            "range": _range_json(r.range), "range_text": r.range_text, "collected_at": _iso(r.collected_at),
-            "resulted_at": _iso(r.resulted_at), "resulted_by": r.resulted_by, "needs_acknowledgement": r.needs_ack,
-            "acknowledged_at": _iso(r.acknowledged_at), "amendments": len(r.amendments or [])}
+            "range": _range_json(r.range), "range_text": r.range_text, "collected_at": iso_or_none(r.collected_at),
+            "resulted_at": iso_or_none(r.resulted_at), "resulted_by": r.resulted_by, "needs_acknowledgement": r.needs_ack,
+            "acknowledged_at": iso_or_none(r.acknowledged_at), "amendments": len(r.amendments or [])}
 
 
 def lab_order_json(o, results=None):
@@ -72,16 +68,16 @@ def lab_order_json(o, results=None):
     data = {
         "id": str(o.pk), "number": o.number, "patient_id": str(ref_id(o, "patient")),
         "visit_id": str(visit_id) if visit_id else None, "ordered_by_id": str(ref_id(o, "ordered_by")),
-        "ordered_by": o.ordered_by_name, "ordered_at": _iso(o.ordered_at), "priority": o.priority, "note": o.note,
+        "ordered_by": o.ordered_by_name, "ordered_at": iso_or_none(o.ordered_at), "priority": o.priority, "note": o.note,
         "status": o.status,
         "items": [{"test_id": str(i.test_id), "code": i.code, "name": i.name, "unit": i.unit,
                    "result_type": i.result_type, "price": i.price, "panel": i.panel} for i in o.items],
         "total_price": o.total_price,
         "specimen": None if o.specimen is None else {
-            "collected_at": _iso(o.specimen.collected_at), "collected_by": o.specimen.collected_by,
+            "collected_at": iso_or_none(o.specimen.collected_at), "collected_by": o.specimen.collected_by,
             "label": o.specimen.label},
-        "resulted_at": _iso(o.resulted_at), "reviewed_at": _iso(o.reviewed_at), "reviewed_by": o.reviewed_by,
-        "cancelled_at": _iso(o.cancelled_at), "cancel_reason": o.cancel_reason,
+        "resulted_at": iso_or_none(o.resulted_at), "reviewed_at": iso_or_none(o.reviewed_at), "reviewed_by": o.reviewed_by,
+        "cancelled_at": iso_or_none(o.cancelled_at), "cancel_reason": o.cancel_reason,
         "abnormal_count": o.abnormal_count, "critical_count": o.critical_count,
     }
     if results is not None:

@@ -4,6 +4,7 @@ from flask import request
 from flask_login import current_user
 
 from ...models import Medicine, Patient, Prescription, Visit
+from ...models.pharmacy import PRESCRIPTION_STATUSES
 from ...models.prefetch import prefetch
 from ...pagination import paginate
 from ...permissions import require_permission
@@ -46,7 +47,7 @@ def medicines_get(medicine_id):
 def prescriptions_list():
     """Prescriptions, newest first: ?patient_id=, ?status=."""
     status = request.args.get("status")
-    if status and status not in ("draft", "issued", "partly_dispensed", "dispensed", "cancelled"):
+    if status and status not in PRESCRIPTION_STATUSES:
         return fail(400, "Unknown status.", {"status": "draft, issued, partly_dispensed, dispensed or cancelled"})
     patient = get_or_404(Patient, request.args["patient_id"]) if request.args.get("patient_id") else None
     page = paginate(prescribing.recent(status, patient), *paging())

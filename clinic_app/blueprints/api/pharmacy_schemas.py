@@ -4,9 +4,9 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from ...services.pharmacy.prescribing import DOSE_UNITS, FREQUENCIES, ROUTES, line_name, line_text
-from .schemas import Strict
+from ...services.visits import ref_id
+from .schemas import ObjectIdStr, Strict, iso_or_none
 
-ObjectIdStr = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{24}$")]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
@@ -48,9 +48,6 @@ class DispenseIn(Strict):
     quantity: Annotated[int, Field(ge=1, le=100000)]
 
 
-def _iso(value):
-    return value.isoformat() if value else None
-
 
 def medicine_json(m, on_hand=None):
     return {"id": str(m.pk), "name": m.name, "generic_name": m.generic_name, "form": m.form, "strength": m.strength,
@@ -69,19 +66,18 @@ def line_json(i, ln):
 
 
 def prescription_json(rx):
-    ref = rx._data
-    return {"id": str(rx.pk), "visit_id": str(getattr(ref.get("visit"), "id", "") or "") or None,
-            "patient_id": str(getattr(ref.get("patient"), "id", None) or rx.patient.pk),
-            "prescriber_id": str(getattr(ref.get("prescriber"), "id", None) or rx.prescriber.pk),
-            "status": rx.status, "created_at": _iso(rx.created_at), "issued_at": _iso(rx.issued_at),
+    visit_id = ref_id(rx, "visit")
+    return {"id": str(rx.pk), "visit_id": str(visit_id) if visit_id else None,
+            "patient_id": str(ref_id(rx, "patient")), "prescriber_id": str(ref_id(rx, "prescriber")),
+            "status": rx.status, "created_at": iso_or_none(rx.created_at), "issued_at": iso_or_none(rx.issued_at),
             "after_signing": rx.after_signing, "cancel_reason": rx.cancel_reason,
             "allergy_overrides": [{"line": o.line + 1, "reason": o.reason, "matches": o.matches} for o in rx.overrides],
             "lines": [line_json(i, ln) for i, ln in enumerate(rx.lines)]}
 
 
 def movement_json(m):
-    return {"id": str(m.pk), "batch_id": str(getattr(m._data.get("batch"), "id", m._data.get("batch"))),
-            "kind": m.kind, "quantity": m.quantity, "at": _iso(m.at)}
+    return {"id": str(m.pk), "batch_id": str(ref_id(m, "batch")),
+            "kind": m.kind, "quantity": m.quantity, "at": iso_or_none(m.at)}
 
 
 def batch_json(b, today):

@@ -127,18 +127,21 @@ class AppointmentPatch(Strict):
 # -- answers ----------------------------------------------------------------------------
 
 
-def _iso(value):
+def iso_or_none(value):
+    """A date or time as ISO 8601 in the API's JSON; None stays null."""
     return value.isoformat() if value else None
+
+
 
 
 def patient_json(p):
     return {
         "id": str(p.pk), "record_number": p.record_number, "first_name": p.first_name,
-        "last_name": p.last_name, "date_of_birth": _iso(p.date_of_birth),
+        "last_name": p.last_name, "date_of_birth": iso_or_none(p.date_of_birth),
         "sex": p.sex, "phone": p.phone, "email": p.email, "address": p.address,
         "allergies": [{"substance": a.substance, "reaction": a.reaction, "severity": a.severity or "unknown"}
                       for a in p.allergies or []], "alerts": p.alerts, "notes": p.notes, "active": p.active,
-        "created_at": _iso(p.created_at), "updated_at": _iso(p.updated_at),
+        "created_at": iso_or_none(p.created_at), "updated_at": iso_or_none(p.updated_at),
     }
 
 

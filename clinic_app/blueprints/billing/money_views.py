@@ -71,8 +71,7 @@ def apply_credit(invoice_id):
 def refund(invoice_id):
     """Refund (part of) a payment: back by its method or to the patient's credit, with a reason."""
     invoice = load_invoice(invoice_id)
-    refundable = [(p, payments.refundable(p)) for p in payments.of_invoice(invoice)]
-    refundable = [(p, n) for p, n in refundable if n > 0]
+    refundable = payments.refundables(invoice)
     form = RefundForm()
     form.amount.currency = invoice.currency
     form.payment_id.choices = [(str(p.pk), f"{bill_money(p.amount, p.currency)} {payments.method_label(p.method)}"

@@ -55,8 +55,9 @@ def new():
     found = [] if patient is not None or not q else list(patient_svc.search(q).limit(20))
     visits = []
     if patient is not None:
+        item = sources.visit_price_item()  # the same for every visit: read once, not per visit
         for v in Visit.objects(patient=patient).order_by("-started_at").limit(10):
-            candidates = sources.for_visit(v, clinic_settings())
+            candidates = sources.for_visit(v, clinic_settings(), item)
             visits.append({"visit": v, "open": sum(1 for c in candidates if c.available), "all": len(candidates)})
     return render("billing/new.html", block="patients", patient=patient, q=q, found=found, visits=visits,
                   form=EmptyForm())
@@ -270,8 +271,7 @@ def patient_account(patient_id):
     """The patient's balance, credit and recent invoices; a block of the patient page."""
     patient = get_or_404(Patient, patient_id)
     recent = list(Invoice.objects(patient=patient).exclude("lines", "taxes").order_by("-created_at").limit(10))
-    open_invoices = [i for i in Invoice.objects(patient=patient, status__in=["issued", "partly_paid", "paid",
-                                                                            "credited"]).only("balance", "status")]
+    open_invoices = list(Invoice.objects(patient=patient, status__in=list(payments.SETTLEABLE)).only("balance"))
     owed = sum(i.balance for i in open_invoices if i.balance > 0)
     due_back = -sum(i.balance for i in open_invoices if i.balance < 0)
     return render("billing/account.html", block="account", patient=patient, recent=recent, owed=owed,

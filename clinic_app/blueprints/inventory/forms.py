@@ -1,9 +1,9 @@
 """Catalogue and stock forms."""
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import StopValidation, DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ...forms import AppForm, MoneyField, money_amount, strip_text
+from ...forms import AppForm, MoneyField, money_amount, stop_if_unparsed, strip_text
 from ...localtime import parse_local_date
 from ...money import major_str
 from ...models.pharmacy import ADJUST_REASONS, FORMS, UNITS
@@ -15,15 +15,9 @@ MAX_UNITS = 10_000_000
 MAX_SHELF_YEARS = 10
 
 
-def _parsed(form, field):
-    """Stop at "Enter a whole number." (the parse error): a range message after it would only confuse."""
-    if field.process_errors:
-        raise StopValidation()
-
-
 def _whole(label, minimum=0, **kw):
     return IntegerField(label, invalid_value_message="Enter a whole number.", validators=[
-        InputRequired(message="Enter a number."), _parsed, NumberRange(min=minimum, max=MAX_UNITS,
+        InputRequired(message="Enter a number."), stop_if_unparsed, NumberRange(min=minimum, max=MAX_UNITS,
                                                               message=f"Enter a whole number from {minimum} to {MAX_UNITS:,}.")],
         render_kw={"inputmode": "numeric", "autocomplete": "off"}, **kw)
 

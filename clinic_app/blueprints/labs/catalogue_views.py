@@ -78,16 +78,17 @@ def _panel_page(panel):
                            "tests": [str(t) for t in panel.test_ids]} if request.method == "GET" and panel.pk
                      else None)
     form.tests.choices = [SelectChoice(str(t.pk), t.name) for t in catalogue.tests()]
+    message = None
     if form.validate_on_submit():
         try:
             catalogue.save_panel(panel, form.code.data.strip(), form.name.data.strip(), form.tests.data,
                                  bool(form.active.data))
         except catalogue.CatalogueError as exc:
-            form[exc.field or "code"].errors = list(form[exc.field or "code"].errors) + [str(exc)]
+            message = beside_field(form, exc)
         else:
             flash(f"{panel.name} saved.", "success")
             return htmx_redirect(url_for("labs.panels"))
-    return render_form("labs/panel_form.html", form, panel=panel)
+    return render_form("labs/panel_form.html", form, panel=panel, message=message)
 
 
 @bp.route("/panels/new", methods=["GET", "POST"])

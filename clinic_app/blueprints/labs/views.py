@@ -101,7 +101,7 @@ def _show(order, message=None, status=200, form_errors=None):
                   cancel_form=CancelForm(), form_errors=form_errors or {},
                   # A correction reopens a reviewed order: the earlier comment is offered again.
                   review_form=ReviewForm(data={"comment": order.review_comment}),
-                  labels=flags.FLAG_LABELS, money=_money)
+                  money=_money)
 
 
 @bp.get("/orders/<order_id>")
@@ -196,7 +196,7 @@ def _result_rows(order):
 def order_report(order_id):
     """Printable report: clinic header, patient, results with ranges and flags."""
     order = read_or_404(LabOrder, order_id, "lab_order.print")
-    return render("labs/report.html", order=order, by_test=results.results_of(order), labels=flags.FLAG_LABELS,
+    return render("labs/report.html", order=order, by_test=results.results_of(order),
                   settings=clinic_settings(), now=clock.now(), age=_age_at_collection(order))
 
 
@@ -220,7 +220,7 @@ def result_show(result_id):
     result = _result(result_id)
     points = trends.series(result.patient, result.test_id) if result.result_type == "numeric" else []
     return render("labs/result.html", result=result, order=result.order, chart=trends.chart(points),
-                  points=points, labels=flags.FLAG_LABELS, may_review=results.may_review(_user()))
+                  points=points, may_review=results.may_review(_user()))
 
 
 @bp.route("/results/<result_id>/amend", methods=["GET", "POST"])

@@ -3,23 +3,17 @@ with one more row, so it works without JavaScript."""
 from wtforms import BooleanField, FieldList, FloatField, Form, FormField, IntegerField, SelectField, StringField, \
     TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import StopValidation, DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from ...forms import AppForm, strip_text
+from ...forms import AppForm, stop_if_unparsed, strip_text
 from ...services.pharmacy.prescribing import DOSE_UNITS, FREQUENCIES, ROUTES
 
 MAX_LINES = 10
 
 
-def _parsed(form, field):
-    """Stop at "Enter a whole number." (the parse error): a range message after it would only confuse."""
-    if field.process_errors:
-        raise StopValidation()
-
-
 def _int(label, low, high, **kw):
     return IntegerField(label, invalid_value_message="Enter a whole number.",
-                        validators=[Optional(), _parsed, NumberRange(min=low, max=high, message=f"Enter a whole number from {low} to {high:,}.")],
+                        validators=[Optional(), stop_if_unparsed, NumberRange(min=low, max=high, message=f"Enter a whole number from {low} to {high:,}.")],
                         render_kw={"inputmode": "numeric", "autocomplete": "off", "type": "text"}, **kw)
 
 
@@ -28,7 +22,7 @@ class LineForm(Form):
     free_text = StringField("…or write one in (outside pharmacy)", filters=[strip_text],
                             validators=[Optional(), Length(max=250)])
     dose = FloatField("Dose", invalid_value_message="Enter a number, e.g. 1 or 2.5.",
-                      validators=[Optional(), _parsed, NumberRange(min=0.001, max=10000, message="Enter a dose from 0.001 to 10,000.")],
+                      validators=[Optional(), stop_if_unparsed, NumberRange(min=0.001, max=10000, message="Enter a dose from 0.001 to 10,000.")],
                       render_kw={"inputmode": "decimal", "type": "text", "autocomplete": "off"})
     dose_unit = SelectField("Dose unit", choices=[SelectChoice("", "—")] + [SelectChoice(u) for u in DOSE_UNITS])
     route = SelectField("Route", choices=[SelectChoice("", "—")] + [SelectChoice(r) for r in ROUTES])
@@ -71,9 +65,9 @@ class CancelForm(AppForm):
 
 class DispenseForm(AppForm):
     line = IntegerField("Line", invalid_value_message="There is no such line on this prescription.", validators=[
-        InputRequired(message="There is no such line on this prescription."), _parsed,
+        InputRequired(message="There is no such line on this prescription."), stop_if_unparsed,
         NumberRange(min=1, max=MAX_LINES, message="There is no such line on this prescription.")])
     quantity = IntegerField("Quantity to dispense", invalid_value_message="Enter a whole number.", validators=[
-        InputRequired(message="Enter the quantity."), _parsed,
+        InputRequired(message="Enter the quantity."), stop_if_unparsed,
         NumberRange(min=1, max=100000, message="Enter a whole number from 1 to 100,000.")],
         render_kw={"inputmode": "numeric", "type": "text", "autocomplete": "off"})

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from ...localtime import clinic_settings
 from ...models import Dispense, Medicine, Patient, Prescription, Visit
+from ...models.pharmacy import PRESCRIPTION_STATUSES as STATUSES
 from ...models.prefetch import prefetch
 from ...pagination import paginate
 from ...permissions import require_permission
@@ -18,7 +19,6 @@ from .forms import MAX_LINES, CancelForm, DispenseForm, PrescriptionForm
 
 bp = Blueprint("prescriptions", __name__, url_prefix="/prescriptions")
 PER_PAGE = 25
-STATUSES = ("draft", "issued", "partly_dispensed", "dispensed", "cancelled")
 
 
 @bp.app_template_global("rx_line_text")

@@ -161,9 +161,14 @@ def _change_draft(invoice, gained=(), released=()):
             raise
         raise AlreadyBilled(_taken(gained)) from None
     except numbering.Changed:
-        current = Invoice.objects(pk=invoice.pk).only("status").first()
-        raise Conflict(FINALISED if current is not None and current.status != "draft" else CHANGED) from None
+        raise _lost_draft(invoice) from None
     invoice.rev = expected + 1
+
+
+def _lost_draft(invoice):
+    """The Conflict for a draft write that matched nothing: finalised meanwhile, or changed."""
+    current = Invoice.objects(pk=invoice.pk).only("status").first()
+    return Conflict(FINALISED if current is not None and current.status != "draft" else CHANGED)
 
 
 def _refuse_final(invoice):
@@ -324,8 +329,7 @@ def finalise(invoice, user):
         numbering.transaction(apply)
     except numbering.Changed:
         invoice.number, invoice.status, invoice.issued_at = None, "draft", None
-        current = Invoice.objects(pk=invoice.pk).only("status").first()
-        raise Conflict(FINALISED if current is not None and current.status != "draft" else CHANGED) from None
+        raise _lost_draft(invoice) from None
     invoice.rev = expected + 1
     audit.record("invoice.finalise", target=invoice, changes={
         "number": invoice.number, "total": invoice.total, "tax": invoice.tax_total, "currency": invoice.currency})

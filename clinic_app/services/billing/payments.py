@@ -15,6 +15,7 @@ Rules:
 - a payment can be deleted only by an Admin, on the clinic-local day it was recorded, with a reason
   (audited); later it is reversed by a refund. A payment with refunds cannot be deleted.
 """
+from collections import defaultdict
 from datetime import datetime
 
 from bson import ObjectId
@@ -130,13 +131,37 @@ def _patient_id(invoice):
     return ref_id(invoice, "patient")
 
 
-def refundable(payment):
-    """What can still be refunded of `payment`: what it put on the invoice less its refunds."""
+def _refunded(invoice_id, session=None):
+    """{payment id: what its recorded refunds took back} for one invoice's payments, in one query."""
+    out = defaultdict(int)
+    for r in Payment._get_collection().find({"invoice": invoice_id, "tenantId": current_tenant_id(),
+                                             "status": "recorded"}, {"refundOf": 1, "applied": 1}, session=session):
+        if r.get("refundOf") is not None:
+            out[r["refundOf"]] -= r["applied"]
+    return out
+
+
+def _load_payment(session, payment_id):
+    """The payment as stored now, read inside `session` (None if gone)."""
+    raw = Payment._get_collection().find_one({"_id": payment_id, "tenantId": current_tenant_id()}, session=session)
+    return Payment._from_son(raw) if raw else None
+
+
+def _left(payment, refunded):
     if payment.amount <= 0 or payment.status != "recorded":
         return 0
-    refunded = sum(-r.applied for r in Payment.objects(invoice=ref_id(payment, "invoice"), refund_of=payment.pk,
-                                                       status="recorded").only("applied"))
-    return max(0, payment.applied - refunded)
+    return max(0, payment.applied - refunded.get(payment.pk, 0))
+
+
+def refundable(payment):
+    """What can still be refunded of `payment`: what it put on the invoice less its refunds."""
+    return _left(payment, _refunded(ref_id(payment, "invoice")))
+
+
+def refundables(invoice):
+    """[(payment, what can still be refunded of it)] of the invoice's payments with something left (two queries)."""
+    refunded = _refunded(invoice.pk)
+    return [(p, n) for p in of_invoice(invoice) if (n := _left(p, refunded)) > 0]
 
 
 def refund(invoice, payment, amount, to, reason, user):
@@ -156,14 +181,10 @@ def refund(invoice, payment, amount, to, reason, user):
     _ensure_balance(_patient_id(invoice))
 
     def change(session, inv):
-        raw = Payment._get_collection().find_one({"_id": payment.pk, "tenantId": current_tenant_id()}, session=session)
-        original = Payment._from_son(raw) if raw else None
+        original = _load_payment(session, payment.pk)
         if original is None or original.status != "recorded" or original.amount <= 0:
             raise BillingError("Only a recorded payment can be refunded.")
-        refunded = sum(-r["applied"] for r in Payment._get_collection().find(
-            {"invoice": inv.pk, "tenantId": current_tenant_id(), "refundOf": payment.pk, "status": "recorded"},
-            {"applied": 1}, session=session))
-        left = min(original.applied - refunded, inv.paid)
+        left = min(original.applied - _refunded(inv.pk, session)[original.pk], inv.paid)
         if amount > left:
             raise BillingError(f"At most {format_money(left, inv.currency)} can be refunded of this payment."
                                if left > 0 else
@@ -222,8 +243,7 @@ def delete_payment(payment, reason, user):
     invoice = Invoice.objects(pk=ref_id(payment, "invoice")).first()
 
     def change(session, inv):
-        raw = Payment._get_collection().find_one({"_id": payment.pk, "tenantId": current_tenant_id()}, session=session)
-        p = Payment._from_son(raw) if raw else None
+        p = _load_payment(session, payment.pk)
         if p is None or p.status != "recorded":
             raise Conflict("This payment is already deleted.")
         if Payment._get_collection().find_one({"invoice": inv.pk, "tenantId": current_tenant_id(),

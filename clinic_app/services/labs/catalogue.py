@@ -18,7 +18,6 @@ from . import flags
 STARTER = Path(__file__).resolve().parents[2] / "data" / "lab_catalogue.json"
 TEST_FIELDS = ("code", "name", "loinc", "specimen", "result_type", "unit", "decimals", "choices",
                "normal_choices", "price", "active")
-RANGE_FIELDS = ("sex", "age_min", "age_max", "age_unit", "low", "high", "critical_low", "critical_high")
 
 
 class CatalogueError(FieldRefused):
@@ -39,7 +38,7 @@ def _test_from(entry, additions=()):
 
 
 def _range_from(entry):
-    return ReferenceRange(**{k: entry[k] for k in RANGE_FIELDS if k in entry})
+    return ReferenceRange(**{k: entry[k] for k in ReferenceRange.FIELDS if k in entry})
 
 
 class Loaded(NamedTuple):
@@ -177,7 +176,7 @@ def save_test(test, data, ranges):
     for field in TEST_FIELDS:
         if field in data:
             setattr(test, field, data[field])
-    test.ranges = [ReferenceRange(**{k: r.get(k) for k in RANGE_FIELDS}) for r in ranges]
+    test.ranges = [ReferenceRange(**{k: r.get(k) for k in ReferenceRange.FIELDS}) for r in ranges]
     test.updated_at = clock.now()
     changed = [f for f in TEST_FIELDS if before[f] != getattr(test, f)]
     if before_ranges != [r.to_mongo().to_dict() for r in test.ranges]:

@@ -22,9 +22,6 @@ from zoneinfo import ZoneInfo
 
 CRITICAL = ("LL", "HH")
 ABNORMAL = ("LL", "L", "H", "HH", "A")
-FLAG_LABELS = {"LL": "critical low", "L": "low", "N": "normal", "H": "high", "HH": "critical high",
-               "A": "abnormal"}
-AGE_UNITS = ("days", "months", "years")
 
 
 # -- age ----------------------------------------------------------------------

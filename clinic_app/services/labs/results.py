@@ -59,8 +59,7 @@ def _parse(test, item, raw):
 
 
 def _flag(result, normal_choices):
-    value = result.value_num if result.result_type == "numeric" else result.value_text
-    return flags.flag_for(result.result_type, value, result.range, normal_choices)
+    return flags.flag_for(result.result_type, result.value, result.range, normal_choices)
 
 
 def enter(order, values, user):

@@ -10,10 +10,11 @@ A shortfall undoes what was taken (a "return" movement per batch) and the reserv
 from bson import ObjectId
 
 from ... import clock
-from ...localtime import local_date
-from ...models import Dispense, Medicine, Prescription, Settings, StockBatch
+from ...localtime import clinic_settings, local_date
+from ...models import Dispense, Medicine, Prescription, StockBatch
 from ...models.pharmacy import DispensedBatch
 from .. import audit
+from ..visits import ref_id
 from .prescribing import amount_text
 from .stock import NotEnoughStock, StockError, move, today
 
@@ -52,8 +53,8 @@ def _reserve(prescription, index, quantity):
                             f"({Prescription.objects.get(pk=prescription.pk).lines[index].remaining} left).")
 
 
-def _release(prescription, index, quantity):
-    Prescription.objects(pk=prescription.pk).update_one(__raw__={"$inc": {f"lines.{index}.dispensed": -quantity}})
+def _release(prescription_id, index, quantity):
+    Prescription.objects(pk=prescription_id).update_one(__raw__={"$inc": {f"lines.{index}.dispensed": -quantity}})
 
 
 def fefo_batches(medicine):
@@ -108,18 +109,17 @@ def dispense(prescription, index, quantity, user):
             raise DispenseError(f"Not enough usable stock of {medicine.label}: "
                                 f"{amount_text(have, medicine.dispensing_unit)} in unexpired batches, "
                                 f"{quantity} asked for.")
-        settings = Settings.current()
         record = Dispense(
             id=dispense_id, prescription=prescription, line=index, visit=prescription._data.get("visit"),
             patient=prescription._data.get("patient"), medicine=medicine, medicine_name=medicine.label,
-            quantity=quantity, unit_price=medicine.sale_price or 0, currency=settings.currency,
+            quantity=quantity, unit_price=medicine.sale_price or 0, currency=clinic_settings().currency,
             batches=[DispensedBatch(batch_id=b.pk, lot=b.lot, expiry=b.expiry, quantity=n) for b, n in taken],
             by_id=user.pk, by=user.name, at=clock.now())
         Dispense.objects.insert(record, load_bulk=False)
     except Exception:
         for batch, n in taken:  # give back what was taken, through the ledger
             move(batch.pk, medicine.pk, n, "return", user, dispense_id=dispense_id, note="dispense not completed")
-        _release(prescription, index, quantity)
+        _release(prescription.pk, index, quantity)
         raise
     _refresh_status(prescription.pk)
     audit.record("prescription.dispense", target=prescription, changes={
@@ -136,13 +136,10 @@ def cancel(dispense_record, reason, user):
         new=False, set__status="cancelled", set__cancelled_at=clock.now(), set__cancel_reason=reason)
     if before is None:
         raise DispenseError("This dispense is already cancelled.")
-    medicine_id = before._data["medicine"]
-    medicine_id = getattr(medicine_id, "id", getattr(medicine_id, "pk", medicine_id))
-    movements = [move(b.batch_id, medicine_id, b.quantity, "return", user, dispense_id=before.pk,
+    movements = [move(b.batch_id, ref_id(before, "medicine"), b.quantity, "return", user, dispense_id=before.pk,
                       note=reason or "dispense cancelled") for b in before.batches]
-    prescription_id = getattr(before._data["prescription"], "id", None) or before._data["prescription"].pk
-    Prescription.objects(pk=prescription_id).update_one(__raw__={"$inc": {f"lines.{before.line}.dispensed":
-                                                                          -before.quantity}})
+    prescription_id = ref_id(before, "prescription")
+    _release(prescription_id, before.line, before.quantity)
     _refresh_status(prescription_id)
     audit.record("dispense.cancel", target=before, changes={
         "quantity": before.quantity, "lots": {b.lot: b.quantity for b in before.batches}, "reason": reason})

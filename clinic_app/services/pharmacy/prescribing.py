@@ -13,6 +13,7 @@ from ...models.clinical import Amendment
 from ...models.pharmacy import AllergyOverride, PrescriptionLine
 from .. import audit
 from .. import errors as refusals
+from ..visits import ref_id
 from .allergies import conflicts, drug_text
 
 # code -> (plain language, doses per day or None when it cannot be counted)
@@ -98,17 +99,12 @@ def _plural(unit):
     return unit if not unit or unit in _UNCOUNTED else f"{unit}s"
 
 
-def _amount(value, unit):
-    """'15 capsules', '1 tube', '250 ml'."""
+def amount_text(value, unit):
+    """A quantity in a unit, for people: '336 tablets', '1 tube', '250 ml'."""
     if value is None:
         return ""
     shown = f"{int(value):,}" if value == int(value) else f"{value:g}"
     return f"{shown} {unit if value == 1 else _plural(unit)}".strip() if unit else shown
-
-
-def amount_text(value, unit):
-    """A quantity in a dispensing unit, for people: '336 tablets', '1 tube', '250 ml'."""
-    return _amount(value, unit)
 
 
 def line_text(line):
@@ -118,7 +114,7 @@ def line_text(line):
         verb = "Apply" if line.route == "on the skin" else "Use" if line.route in ("inhaled", "in the eye",
                                                                                   "in the ear", "in the nose") \
             else "Take"
-        parts.append(f"{verb} {_amount(line.dose, line.dose_unit)}")
+        parts.append(f"{verb} {amount_text(line.dose, line.dose_unit)}")
     if line.route:
         parts.append(line.route)
     if line.frequency:
@@ -136,7 +132,12 @@ def line_name(line):
 def line_quantity_text(line):
     if line.quantity is None:
         return ""
-    return _amount(line.quantity, line.unit or "") if line.is_catalogue else str(line.quantity)
+    return amount_text(line.quantity, line.unit or "") if line.is_catalogue else str(line.quantity)
+
+
+def _line_summary(line):
+    """A line as the audit log keeps it: 'name — directions (quantity)'."""
+    return f"{line_name(line)} — {line_text(line)} ({line_quantity_text(line)})"
 
 
 # -- building lines -------------------------------------------------------------------
@@ -240,7 +241,7 @@ def _overrides(overrides):
 
 
 def _checked(patient, rows, overrides, confirm_duplicates, exclude=None):
-    """(lines, allergy matches) for line `rows` once every check has passed.
+    """(lines, allergy matches, duplicates) for line `rows` once every check has passed.
 
     Raises PrescriptionError (bad lines, with per-line errors) or NeedsOverride."""
     if not rows:
@@ -304,8 +305,7 @@ def create(visit, rows, user, issue=True, overrides=None, confirm_duplicates=Fal
 
 def may_edit(prescription, user):
     """A draft can be edited by the doctor who wrote it, or by an Admin."""
-    prescriber_id = getattr(prescription._data.get("prescriber"), "id", None)
-    return prescription.status == "draft" and (user.pk == prescriber_id or user.role.is_admin)
+    return prescription.status == "draft" and (user.pk == ref_id(prescription, "prescriber") or user.role.is_admin)
 
 
 def update_draft(prescription, rows, user, issue=False, overrides=None, confirm_duplicates=False,
@@ -329,7 +329,7 @@ def update_draft(prescription, rows, user, issue=False, overrides=None, confirm_
     if signed and not reason:
         raise Conflict("This visit is signed: changing its prescription is an amendment. Give the reason.")
     now = clock.now()
-    old = [f"{line_name(ln)} — {line_text(ln)} ({line_quantity_text(ln)})" for ln in prescription.lines]
+    old = [_line_summary(ln) for ln in prescription.lines]
     new_overrides = [AllergyOverride(line=i, reason=overrides[i], matches=allergy[i], by_id=user.pk, at=now)
                      for i in sorted(allergy)]
     fields = {"set__lines": lines, "set__generics": sorted({ln.generic_lc for ln in lines if ln.generic_lc}),
@@ -342,8 +342,7 @@ def update_draft(prescription, rows, user, issue=False, overrides=None, confirm_
         raise Conflict("This prescription was issued or cancelled meanwhile: it can no longer be edited.")
     prescription.reload()
     audit.record("prescription.update", target=prescription, changes={
-        "lines": {"old": old, "new": [f"{line_name(ln)} — {line_text(ln)} ({line_quantity_text(ln)})"
-                                      for ln in lines]},
+        "lines": {"old": old, "new": [_line_summary(ln) for ln in lines]},
         **({"status": {"old": "draft", "new": "issued"}} if issue else {})})
     _record_warnings(prescription, lines, allergy, duplicates)
     if signed:

@@ -44,6 +44,23 @@ def _actor(user):
     return {"by_id": getattr(user, "pk", None), "by": getattr(user, "name", None)}
 
 
+def _inc(batch_id, delta, **guard):
+    # Raw $inc: the field's min_value=0 would refuse a negative increment as a value.
+    return StockBatch.objects(pk=batch_id, **guard).update_one(__raw__={"$inc": {"onHand": delta}})
+
+
+def _append(movement, undo):
+    """Insert the movement of a change already made to its batch; should that fail, `undo()` the change
+    (no movement, no change)."""
+    try:
+        StockMovement.objects.insert(movement, load_bulk=False)
+    except Exception:
+        undo()
+        raise
+    finally:
+        forget_counts()
+
+
 def move(batch_id, medicine_id, delta, kind, user=None, **fields):
     """Change a batch's on-hand by `delta` and append the movement; returns the StockMovement.
 
@@ -52,18 +69,11 @@ def move(batch_id, medicine_id, delta, kind, user=None, **fields):
     if delta == 0:
         raise StockError("A stock movement must change the quantity.")
     guard = {"on_hand__gte": -delta} if delta < 0 else {}
-    # Raw $inc: the field's min_value=0 would refuse a negative increment as a value.
-    if not StockBatch.objects(pk=batch_id, **guard).update_one(__raw__={"$inc": {"onHand": delta}}):
+    if not _inc(batch_id, delta, **guard):
         raise NotEnoughStock("There is not that much stock in this batch.", "quantity")
     movement = StockMovement(batch=batch_id, medicine=medicine_id, kind=kind, quantity=delta, at=clock.now(),
                              **_actor(user), **fields)
-    try:
-        StockMovement.objects.insert(movement, load_bulk=False)
-    except Exception:
-        StockBatch.objects(pk=batch_id).update_one(__raw__={"$inc": {"onHand": -delta}})  # compensate: no movement, no change
-        raise
-    finally:
-        forget_counts()
+    _append(movement, lambda: _inc(batch_id, -delta))
     return movement
 
 
@@ -123,13 +133,7 @@ def write_off(batch, user):
     movement = StockMovement(batch=batch.pk, medicine=before.medicine.pk, kind="write_off",
                              quantity=-before.on_hand, reason="expired" if before.expiry < today() else None,
                              at=clock.now(), **_actor(user))
-    try:
-        StockMovement.objects.insert(movement, load_bulk=False)
-    except Exception:
-        StockBatch.objects(pk=batch.pk).update_one(inc__on_hand=before.on_hand)
-        raise
-    finally:
-        forget_counts()
+    _append(movement, lambda: _inc(batch.pk, before.on_hand))
     audit.record("stock.write_off", target=before, changes={"quantity": -before.on_hand, "lot": before.lot})
     return movement
 
@@ -166,10 +170,9 @@ def batches(view="all"):
     day = today()
     qs = StockBatch.objects(on_hand__gt=0)
     if view == "expiring":
-        qs = StockBatch.objects(expiry__gte=day, expiry__lte=day + timedelta(days=expiry_window_days()),
-                                on_hand__gt=0)
+        qs = qs.filter(expiry__gte=day, expiry__lte=day + timedelta(days=expiry_window_days()))
     elif view == "expired":
-        qs = StockBatch.objects(expiry__lt=day, on_hand__gt=0)
+        qs = qs.filter(expiry__lt=day)
     return qs.order_by("expiry", "lot")
 
 

@@ -139,7 +139,7 @@ def csv_lines(report):
                      cell(report.totals.get(c.key), c.kind, report.currency)) for i, c in enumerate(report.columns)])
 
 
-def json_value(value, kind, currency):
+def json_value(value):
     """How a value is answered by the API: money as integer minor units plus the currency elsewhere."""
     if isinstance(value, (date, datetime)):
         return value.isoformat()
@@ -153,8 +153,8 @@ def as_json(report):
         "from": report.start.isoformat() if report.start else None,
         "to": report.end.isoformat() if report.end else None, "options": report.options,
         "columns": [{"key": c.key, "label": c.label, "kind": c.kind} for c in cols],
-        "rows": [{c.key: json_value(r.get(c.key), c.kind, report.currency) for c in cols} for r in report.rows],
-        "totals": ({k: json_value(v, "", report.currency) for k, v in report.totals.items()}
+        "rows": [{c.key: json_value(r.get(c.key)) for c in cols} for r in report.rows],
+        "totals": ({k: json_value(v) for k, v in report.totals.items()}
                    if report.totals else None),
         "notes": report.notes,
     }

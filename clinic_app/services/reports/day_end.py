@@ -13,20 +13,14 @@ def run(start, end, **options):
     r, settings = clinic_range(start, end)
     rows = []
     by_method, by_staff = money.payments(r, "method"), money.payments(r, "receivedBy")
-    for (kind, key), v in sorted(by_method.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        if kind == "received":
-            rows.append({"section": "Received by method", "item": REFUND_METHODS.get(key, key), **v})
-    for (kind, key), v in sorted(by_staff.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
-        if kind == "received":
-            rows.append({"section": "Received by staff member", "item": key or "—", **v})
-    for (kind, key), v in sorted(by_method.items(), key=lambda kv: kv[0][1] or ""):
-        if kind == "refunded":
-            rows.append({"section": "Refunded by method", "item": REFUND_METHODS.get(key, key), "count": v["count"],
-                         "amount": -v["amount"]})
-    for (kind, key), v in sorted(by_staff.items(), key=lambda kv: kv[0][1] or ""):
-        if kind == "refunded":
-            rows.append({"section": "Refunded by staff member", "item": key or "—", "count": v["count"],
-                         "amount": -v["amount"]})
+    for section, kind, grouped, label, sign in (
+            ("Received by method", "received", by_method, lambda key: REFUND_METHODS.get(key, key), 1),
+            ("Received by staff member", "received", by_staff, lambda key: key or "—", 1),
+            ("Refunded by method", "refunded", by_method, lambda key: REFUND_METHODS.get(key, key), -1),
+            ("Refunded by staff member", "refunded", by_staff, lambda key: key or "—", -1)):
+        for (k, key), v in sorted(grouped.items(), key=lambda kv: kv[0][1] or ""):
+            if k == kind:
+                rows.append({"section": section, "item": label(key), "count": v["count"], "amount": sign * v["amount"]})
     s = money.summary(r)
     to_credit = by_method.get(("to_credit", "credit"), {"count": 0})
     deleted = money.deleted_payments(r)
